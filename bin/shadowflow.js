@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+// Entry point of the `shadowflow` binary: runs the compiled CLI, and says how to build it when it is missing.
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+
+const main = new URL('../dist/agent/src/cli/main.js', import.meta.url)
+if (!existsSync(fileURLToPath(main))) {
+  process.stderr.write('shadowflow: the TypeScript build is missing (dist/). Run `npm install` or `npm run build` in the project root.\n')
+  process.exit(2)
+}
+const { runCli } = await import(main.href)
+process.exitCode = await runCli(process.argv.slice(2))
