@@ -1,0 +1,278 @@
+// The two pipelines and their evaluation. Compile once, evaluate many:
+//  - each policy is compiled once per version (an update recompiles only policies whose content changed);
+//  - each endpoint's applicable policies per tier and direction are computed on first use and kept until the
+//    policies or the directory change;
+//  - selector results are remembered per entity (SelectorMatchers);
+//  - whole verdicts are cached per (source, destination, protocol, ports) in a bounded map.
+// The enforced pipeline holds the non-staged policies. The pending pipeline is, by default, Calico's: the
+// enforced set plus every staged policy with stagedAction Set, as an additional policy (Delete is ignored).
+// `replace` mode models "apply the staged policy": Set replaces the enforced policy of the same identity and
+// Delete removes it.
+import type { EndpointDirectory, PolicyEndpoint } from './endpoint-model.js'
+import type { FlowFacts, FlowSide } from './flow-facts.js'
+import type { IpAddress } from './ip-address.js'
+import { compilePolicy, comparePolicies, type CompiledPolicy } from './compile-policy.js'
+import type { RuleCompileContext } from './compile-rule.js'
+import { type NormalizedPolicy, policyIdentity } from './normalized-policy.js'
+import { triggerOf, type EndpointVerdict, type FlowVerdicts, type PipelineVerdict, type PolicyHit } from './policy-hit.js'
+import type { Tier } from './resources.js'
+import { SelectorMatchers } from './selector-matchers.js'
+import { buildTiers, type TierInfo } from './tiers.js'
+
+/** How staged policies enter the pending pipeline. */
+export type StagedMode = 'calico' | 'replace'
+
+export interface PolicyEngineOptions {
+  stagedMode?: StagedMode
+  /** Bound of the verdict cache (entries); 0 disables it. */
+  verdictCacheSize?: number
+}
+
+/** One end of a flow as callers know it: an address, an endpoint, or both. */
+export interface FlowEndInput {
+  ip?: IpAddress
+  endpoint?: PolicyEndpoint
+  port?: number
+}
+
+/** A flow to evaluate. */
+export interface FlowInput {
+  src: FlowEndInput
+  dst: FlowEndInput
+  /** IANA protocol number. */
+  protocol: number
+  icmpType?: number
+  icmpCode?: number
+}
+
+interface TierPlan { readonly tier: TierInfo, readonly policies: readonly CompiledPolicy[] }
+interface EndpointPlan { readonly ingress: readonly TierPlan[], readonly egress: readonly TierPlan[] }
+
+/** A pipeline: the ordered tiers and their ordered policies. */
+export interface PipelineView {
+  readonly tiers: ReadonlyArray<{ readonly tier: TierInfo, readonly policies: readonly NormalizedPolicy[] }>
+}
+
+class Pipeline {
+  readonly tiers: Array<{ tier: TierInfo, policies: CompiledPolicy[] }>
+  private readonly plans = new Map<number, EndpointPlan>()
+
+  constructor (tiers: readonly TierInfo[], policies: readonly CompiledPolicy[]) {
+    const byTier = new Map<string, CompiledPolicy[]>()
+    for (const p of policies) {
+      const list = byTier.get(p.policy.ref.tier) ?? []
+      list.push(p)
+      byTier.set(p.policy.ref.tier, list)
+    }
+    this.tiers = tiers
+      .map(tier => ({ tier, policies: (byTier.get(tier.name) ?? []).sort((a, b) => comparePolicies(a.policy, b.policy)) }))
+      .filter(t => t.policies.length > 0)
+  }
+
+  planFor (endpoint: PolicyEndpoint): EndpointPlan {
+    let plan = this.plans.get(endpoint.id)
+    if (plan === undefined) {
+      const ingress: TierPlan[] = []
+      const egress: TierPlan[] = []
+      for (const { tier, policies } of this.tiers) {
+        const selected = policies.filter(p => (p.appliesToIngress || p.appliesToEgress) && p.selects(endpoint))
+        const inPolicies = selected.filter(p => p.appliesToIngress)
+        const outPolicies = selected.filter(p => p.appliesToEgress)
+        if (inPolicies.length > 0) ingress.push({ tier, policies: inPolicies })
+        if (outPolicies.length > 0) egress.push({ tier, policies: outPolicies })
+      }
+      plan = { ingress, egress }
+      this.plans.set(endpoint.id, plan)
+    }
+    return plan
+  }
+
+  clearPlans (): void { this.plans.clear() }
+}
+
+const NO_HITS: readonly PolicyHit[] = Object.freeze([])
+
+/** Evaluates one direction on one endpoint through a tier plan (design: tiers, rules, end of tier, profiles). */
+function evaluateEndpoint (plans: readonly TierPlan[], direction: 'ingress' | 'egress', flow: FlowFacts, endpoint: PolicyEndpoint, unobservable: Set<string>): EndpointVerdict {
+  const hits: PolicyHit[] = []
+  tiers: for (const { tier, policies } of plans) {
+    for (const compiled of policies) {
+      const rules = direction === 'ingress' ? compiled.ingress : compiled.egress
+      for (const rule of rules) {
+        if (rule.unobservable !== undefined) { unobservable.add(rule.unobservable); continue }
+        if (rule.action === 'Log' || !rule.matches(flow)) continue
+        const ref = compiled.policy.ref
+        hits.push({ kind: ref.kind, namespace: ref.namespace ?? '', name: ref.name, tier: ref.tier, action: rule.action, policyIndex: hits.length, ruleIndex: rule.index })
+        if (rule.action === 'Pass') continue tiers
+        return { action: rule.action, hits }
+      }
+    }
+    // Policies applied and none decided: the tier's default action, reported as an end-of-tier hit.
+    const first = (policies[0] as CompiledPolicy).policy.ref
+    hits.push({ kind: 'EndOfTier', namespace: '', name: '', tier: tier.name, action: tier.defaultAction, policyIndex: hits.length, ruleIndex: -1, trigger: triggerOf(first) })
+    if (tier.defaultAction === 'Deny') return { action: 'Deny', hits }
+  }
+  if (endpoint.kind === 'workload') {
+    // Calico gives every Kubernetes namespace a profile that allows everything.
+    hits.push({ kind: 'Profile', namespace: '', name: `kns.${endpoint.namespace}`, tier: '__PROFILE__', action: 'Allow', policyIndex: hits.length, ruleIndex: 0 })
+    return { action: 'Allow', hits }
+  }
+  if (endpoint.profiles.includes('projectcalico-default-allow')) {
+    hits.push({ kind: 'Profile', namespace: '', name: 'projectcalico-default-allow', tier: '__PROFILE__', action: 'Allow', policyIndex: hits.length, ruleIndex: 0 })
+    return { action: 'Allow', hits }
+  }
+  // A host endpoint with no allowing profile drops what no policy allowed.
+  hits.push({ kind: 'EndOfTier', namespace: '', name: '', tier: '__PROFILE__', action: 'Deny', policyIndex: hits.length, ruleIndex: -1 })
+  return { action: 'Deny', hits }
+}
+
+/** Counters of the engine's caches and compilations. */
+export interface PolicyEngineStats {
+  policiesCompiled: number
+  policiesReused: number
+  verdictCacheHits: number
+  verdictCacheMisses: number
+  verdictCacheEvictions: number
+  selectors: number
+}
+
+/** The enforced and pending pipelines over an endpoint directory. */
+export class PolicyEngine {
+  readonly stagedMode: StagedMode
+  private directory: EndpointDirectory
+  private readonly matchers = new SelectorMatchers()
+  private readonly ctx: RuleCompileContext
+  private readonly compiledByKey = new Map<string, { version: string, compiled: CompiledPolicy }>()
+  private policies: readonly NormalizedPolicy[] = []
+  private tierResources: readonly Tier[] = []
+  private tiers: TierInfo[] = buildTiers([], [])
+  private enforced: Pipeline = new Pipeline(this.tiers, [])
+  private pending: Pipeline = new Pipeline(this.tiers, [])
+  private readonly verdictCache = new Map<string, FlowVerdicts>()
+  private readonly verdictCacheSize: number
+  private usesSourcePorts = false
+  private readonly counters: PolicyEngineStats = { policiesCompiled: 0, policiesReused: 0, verdictCacheHits: 0, verdictCacheMisses: 0, verdictCacheEvictions: 0, selectors: 0 }
+
+  constructor (directory: EndpointDirectory, options: PolicyEngineOptions = {}) {
+    this.stagedMode = options.stagedMode ?? 'calico'
+    this.verdictCacheSize = options.verdictCacheSize ?? 1 << 20
+    this.directory = directory
+    this.matchers.reset(directory.entityCount)
+    this.ctx = { matchers: this.matchers, directory: () => this.directory }
+  }
+
+  /** Replaces the policy set; only policies whose content changed are recompiled. */
+  setPolicies (policies: readonly NormalizedPolicy[], tiers: readonly Tier[] = this.tierResources): void {
+    this.policies = policies
+    this.tierResources = tiers
+    const seen = new Set<string>()
+    const compiled: CompiledPolicy[] = []
+    for (const p of policies) {
+      const key = `${p.ref.kind}/${p.ref.namespace ?? ''}/${p.ref.name}`
+      seen.add(key)
+      const version = JSON.stringify([p.ref, p.order, p.selector, p.namespaceSelector, p.serviceAccountSelector, p.types, p.ingress, p.egress, p.stagedAction])
+      const cached = this.compiledByKey.get(key)
+      if (cached !== undefined && cached.version === version) {
+        this.counters.policiesReused++
+        compiled.push(cached.compiled)
+        continue
+      }
+      const c = compilePolicy(p, this.ctx)
+      this.counters.policiesCompiled++
+      this.compiledByKey.set(key, { version, compiled: c })
+      compiled.push(c)
+    }
+    for (const key of this.compiledByKey.keys()) if (!seen.has(key)) this.compiledByKey.delete(key)
+    this.usesSourcePorts = policies.some(p => [...p.ingress, ...p.egress].some(r => r.source?.ports !== undefined || r.source?.notPorts !== undefined))
+    this.tiers = buildTiers(tiers, policies.map(p => p.ref.tier))
+    this.enforced = new Pipeline(this.tiers, compiled.filter(c => !c.policy.staged))
+    this.pending = new Pipeline(this.tiers, this.pendingSet(compiled))
+    this.verdictCache.clear()
+  }
+
+  private pendingSet (compiled: readonly CompiledPolicy[]): CompiledPolicy[] {
+    const enforced = compiled.filter(c => !c.policy.staged)
+    const staged = compiled.filter(c => c.policy.staged)
+    if (this.stagedMode === 'calico') return [...enforced, ...staged.filter(c => c.policy.stagedAction === 'Set')]
+    // Replace mode: a staged policy stands for the enforced policy of the same kind/namespace/name/tier.
+    const identity = (c: CompiledPolicy): string => `${policyIdentity(c.policy)}/${c.policy.ref.tier}`
+    const replaced = new Set(staged.map(identity))
+    return [...enforced.filter(c => !replaced.has(identity(c))), ...staged.filter(c => c.policy.stagedAction === 'Set')]
+  }
+
+  /** Replaces the endpoint directory (inventory changed); remembered selector results and plans are dropped. */
+  setDirectory (directory: EndpointDirectory): void {
+    this.directory = directory
+    this.matchers.reset(directory.entityCount)
+    this.enforced.clearPlans()
+    this.pending.clearPlans()
+    this.verdictCache.clear()
+  }
+
+  /** The policies currently loaded (both pipelines' input). */
+  get policySet (): readonly NormalizedPolicy[] { return this.policies }
+
+  /** The ordered tiers and policies of a pipeline, for `/debug/policies` and `explain`. */
+  view (pipeline: 'enforced' | 'pending'): PipelineView {
+    const p = pipeline === 'enforced' ? this.enforced : this.pending
+    return { tiers: p.tiers.map(t => ({ tier: t.tier, policies: t.policies.map(c => c.policy) })) }
+  }
+
+  /** Counters for metrics and benchmarks. */
+  stats (): PolicyEngineStats { return { ...this.counters, selectors: this.matchers.size } }
+
+  private side (end: FlowEndInput, isDestination: boolean): FlowSide {
+    const ip = end.ip ?? end.endpoint?.ips[0]
+    const endpoint = end.endpoint ?? (ip === undefined ? undefined : this.directory.endpointForIp(ip))
+    let entities = ip === undefined ? [] : this.directory.entitiesForIp(ip)
+    if (endpoint !== undefined && !entities.includes(endpoint)) entities = [endpoint, ...entities]
+    const service = isDestination && ip !== undefined && endpoint === undefined ? this.directory.serviceForIp(ip) : undefined
+    return { ip, endpoint, entities, port: end.port, service }
+  }
+
+  private cacheKey (flow: FlowInput): string {
+    const end = (e: FlowEndInput): string => e.endpoint !== undefined && e.ip === undefined ? `e${e.endpoint.id}` : e.ip === undefined ? '-' : `${e.ip.version}:${e.ip.value}`
+    return `${end(flow.src)}|${end(flow.dst)}|${flow.protocol}|${flow.dst.port}|${this.usesSourcePorts ? flow.src.port : ''}|${flow.icmpType}|${flow.icmpCode}`
+  }
+
+  /** Evaluates a flow in both pipelines (cached). */
+  evaluate (flow: FlowInput): FlowVerdicts {
+    if (this.verdictCacheSize === 0) return this.evaluateUncached(flow)
+    const key = this.cacheKey(flow)
+    const cached = this.verdictCache.get(key)
+    if (cached !== undefined) { this.counters.verdictCacheHits++; return cached }
+    this.counters.verdictCacheMisses++
+    const verdicts = this.evaluateUncached(flow)
+    if (this.verdictCache.size >= this.verdictCacheSize) {
+      // Map iteration order is insertion order: drop the oldest entry.
+      const oldest = this.verdictCache.keys().next().value
+      if (oldest !== undefined) this.verdictCache.delete(oldest)
+      this.counters.verdictCacheEvictions++
+    }
+    this.verdictCache.set(key, verdicts)
+    return verdicts
+  }
+
+  /** Evaluates a flow in both pipelines without the verdict cache. */
+  evaluateUncached (flow: FlowInput): FlowVerdicts {
+    const facts: FlowFacts = {
+      protocol: flow.protocol,
+      icmpType: flow.icmpType,
+      icmpCode: flow.icmpCode,
+      src: this.side(flow.src, false),
+      dst: this.side(flow.dst, true)
+    }
+    const unobservable = new Set<string>()
+    const enforced = this.evaluatePipeline(this.enforced, facts, unobservable)
+    const pending = this.evaluatePipeline(this.pending, facts, unobservable)
+    return { enforced, pending, unobservable: [...unobservable] }
+  }
+
+  private evaluatePipeline (pipeline: Pipeline, facts: FlowFacts, unobservable: Set<string>): PipelineVerdict {
+    // Egress is evaluated on the source endpoint, ingress on the destination; both must allow.
+    const src = facts.src.endpoint === undefined ? undefined : evaluateEndpoint(pipeline.planFor(facts.src.endpoint).egress, 'egress', facts, facts.src.endpoint, unobservable)
+    const dst = facts.dst.endpoint === undefined ? undefined : evaluateEndpoint(pipeline.planFor(facts.dst.endpoint).ingress, 'ingress', facts, facts.dst.endpoint, unobservable)
+    const action = src?.action === 'Deny' || dst?.action === 'Deny' ? 'Deny' : 'Allow'
+    return { action, src: src?.hits ?? NO_HITS, dst: dst?.hits ?? NO_HITS }
+  }
+}

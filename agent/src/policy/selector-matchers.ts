@@ -1,0 +1,83 @@
+// Selector results cached per label set: each distinct selector is compiled once (SelectorCache) and its result
+// for an entity is remembered by entity id, for a namespace by name, for a service account by namespace/name.
+// `reset` drops the remembered results when the directory (labels) changes; compiled matchers are kept.
+import type { Entity, NamespaceEntity, ServiceAccountEntity } from './endpoint-model.js'
+import type { Labels } from './resources.js'
+import { SelectorCache, type CompiledSelector } from './selector/index.js'
+
+const UNKNOWN = 0
+const NO = 1
+const YES = 2
+
+/** One selector with its remembered results. */
+export class MemoizedSelector {
+  readonly compiled: CompiledSelector
+  private entityResults: Uint8Array
+  private readonly keyedResults = new Map<string, boolean>()
+
+  constructor (compiled: CompiledSelector, entityCount: number) {
+    this.compiled = compiled
+    this.entityResults = new Uint8Array(entityCount)
+  }
+
+  /** Whether the selector matches an entity's labels (remembered by entity id). */
+  matchesEntity (entity: Entity): boolean {
+    const known = this.entityResults[entity.id]
+    if (known === YES) return true
+    if (known === NO) return false
+    const result = this.compiled.matches(entity.labels)
+    if (entity.id < this.entityResults.length) this.entityResults[entity.id] = result ? YES : NO
+    return result
+  }
+
+  /** Whether the selector matches labels identified by `key` (namespace or service account). */
+  matchesKeyed (key: string, labels: Labels): boolean {
+    const known = this.keyedResults.get(key)
+    if (known !== undefined) return known
+    const result = this.compiled.matches(labels)
+    this.keyedResults.set(key, result)
+    return result
+  }
+
+  /** Forgets remembered results (labels changed). */
+  reset (entityCount: number): void {
+    if (this.entityResults.length !== entityCount) this.entityResults = new Uint8Array(entityCount)
+    else this.entityResults.fill(UNKNOWN)
+    this.keyedResults.clear()
+  }
+}
+
+/** The registry of memoized selectors shared by all compiled policies of an engine. */
+export class SelectorMatchers {
+  private readonly cache: SelectorCache
+  private readonly byCanonical = new Map<string, MemoizedSelector>()
+  private entityCount = 0
+
+  constructor (cache: SelectorCache = new SelectorCache()) {
+    this.cache = cache
+  }
+
+  /** The memoized matcher for a selector text (same canonical form → same matcher). Throws on bad syntax. */
+  get (text: string): MemoizedSelector {
+    const compiled = this.cache.compile(text)
+    let m = this.byCanonical.get(compiled.canonical)
+    if (m === undefined) {
+      m = new MemoizedSelector(compiled, this.entityCount)
+      this.byCanonical.set(compiled.canonical, m)
+    }
+    return m
+  }
+
+  /** Forgets all remembered results; called when the endpoint directory changes. */
+  reset (entityCount: number): void {
+    this.entityCount = entityCount
+    for (const m of this.byCanonical.values()) m.reset(entityCount)
+  }
+
+  /** Number of distinct selectors compiled. */
+  get size (): number { return this.byCanonical.size }
+}
+
+/** Key helpers for keyed memo entries. */
+export function namespaceKey (ns: NamespaceEntity): string { return ns.name }
+export function serviceAccountKey (sa: ServiceAccountEntity): string { return `${sa.namespace}/${sa.name}` }
