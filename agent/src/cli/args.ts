@@ -26,6 +26,9 @@ export interface ParsedArgs {
 }
 
 function closest (word: string, candidates: readonly string[]): string | undefined {
+  // An abbreviation names its flag better than the nearest spelling does (--prot → --protocol, not --port).
+  const prefixed = candidates.filter(c => c.startsWith(word))
+  if (prefixed.length === 1) return prefixed[0]
   let best: string | undefined
   let bestDistance = Infinity
   for (const c of candidates) {
