@@ -76,6 +76,20 @@ export class ConfigInvalidError extends ShadowflowError {
   }
 }
 
+/** The native tap could not open, read or keep capturing from its source; `code` says which way (ERR_TAP_*). */
+export class TapError extends ShadowflowError {
+  constructor (code: string, message: string, cause?: unknown) {
+    super(code, message, { cause })
+  }
+}
+
+/** The native addon is not built, or was built from a different record layout than this TypeScript. */
+export class AddonError extends ShadowflowError {
+  constructor (code: 'ERR_ADDON_MISSING' | 'ERR_ADDON_LAYOUT', message: string, cause?: unknown) {
+    super(code, message, { cause })
+  }
+}
+
 /** The catalogue, for the README and the test that keeps the two in step. */
 export const ERROR_CODES: Readonly<Record<string, string>> = Object.freeze({
   ERR_SELECTOR_SYNTAX: 'a selector does not parse; the message gives the column and what was expected',
@@ -83,5 +97,14 @@ export const ERROR_CODES: Readonly<Record<string, string>> = Object.freeze({
   ERR_RESOURCE_FILE: 'a file or directory cannot be read, or is not YAML/JSON',
   ERR_USAGE: 'a command-line usage error',
   ERR_UNKNOWN_ENDPOINT: 'a flow names a pod or namespace that is not in the inventory',
-  ERR_CONFIG_INVALID: 'the configuration is invalid; every problem is listed'
+  ERR_CONFIG_INVALID: 'the configuration is invalid; every problem is listed',
+  ERR_TAP_SOURCE: 'a tap source string (pcap:, pcap-file:, synthetic:) or one of its options is invalid',
+  ERR_TAP_OPEN: 'the tap cannot open its source (file unreadable, capture setup failed)',
+  ERR_TAP_PERMISSION: 'live capture was refused; the message names the missing capability (CAP_NET_RAW, CAP_NET_ADMIN)',
+  ERR_TAP_NO_SUCH_INTERFACE: 'live capture names an interface that does not exist',
+  ERR_TAP_FILTER: 'the BPF capture filter does not compile',
+  ERR_TAP_NOT_A_CAPTURE: 'the file is not a pcap or pcapng capture, or has an unsupported link type',
+  ERR_TAP_TRUNCATED: 'the capture file is damaged; records up to the damage were kept and the message gives the packet number',
+  ERR_ADDON_MISSING: 'the native addon is not built; the message says which command builds it',
+  ERR_ADDON_LAYOUT: 'the native addon was built for another flow-record layout version; rebuild it'
 })

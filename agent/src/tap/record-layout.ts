@@ -1,0 +1,149 @@
+// Mirror of native/include/flow-record.h: offsets of the fixed 128-byte record and the 16-byte batch header.
+// RECORD_LAYOUT_VERSION must equal SF_RECORD_LAYOUT_VERSION; the addon loader refuses a mismatch.
+import type { FlowEndReason, FlowRecord, FlowRecordKind } from '../flows/flow-record.js'
+
+/** Must equal SF_RECORD_LAYOUT_VERSION in flow-record.h. */
+export const RECORD_LAYOUT_VERSION = 1
+/** Bytes per record (SF_RECORD_SIZE). */
+export const RECORD_SIZE = 128
+/** Bytes of the header written before the records of each batch. */
+export const BATCH_HEADER_SIZE = 16
+/** "SFRB" little-endian. */
+export const BATCH_MAGIC = 0x42524653
+
+/** Byte offsets of the record fields (see flow-record.h). */
+export const OFFSET = Object.freeze({
+  layoutVersion: 0,
+  kind: 2,
+  endReason: 3,
+  family: 4,
+  protocol: 5,
+  tcpFlagsFwd: 6,
+  tcpFlagsRev: 7,
+  ifindex: 8,
+  srcPort: 12,
+  dstPort: 14,
+  srcAddr: 16,
+  dstAddr: 32,
+  packetsFwd: 48,
+  bytesFwd: 56,
+  packetsRev: 64,
+  bytesRev: 72,
+  firstSeenNs: 80,
+  lastSeenNs: 88,
+  flowId: 96,
+  state: 104,
+  icmpType: 108,
+  icmpCode: 109,
+  fragments: 110,
+  nameId: 112
+})
+
+const KINDS: readonly FlowRecordKind[] = ['start', 'start', 'update', 'end', 'evicted']
+const END_REASONS: readonly FlowEndReason[] = ['none', 'idle', 'tcpClosed', 'flush']
+const TWO_32 = 4294967296
+
+// Small cache of IPv4 text forms: flows repeat addresses, and string building dominates decoding otherwise.
+const ipv4Cache = new Map<number, string>()
+const IPV4_CACHE_LIMIT = 65536
+
+function ipv4 (u8: Uint8Array, off: number): string {
+  const key = ((u8[off]! << 24) | (u8[off + 1]! << 16) | (u8[off + 2]! << 8) | u8[off + 3]!) >>> 0
+  let s = ipv4Cache.get(key)
+  if (s === undefined) {
+    s = `${u8[off]}.${u8[off + 1]}.${u8[off + 2]}.${u8[off + 3]}`
+    if (ipv4Cache.size >= IPV4_CACHE_LIMIT) ipv4Cache.clear()
+    ipv4Cache.set(key, s)
+  }
+  return s
+}
+
+/** RFC 5952 text form of the 16 bytes at `off`: lower-case hex, longest run of ≥2 zero groups as `::`. */
+export function formatIpv6 (u8: Uint8Array, off: number): string {
+  const groups: number[] = []
+  for (let i = 0; i < 8; i++) groups.push((u8[off + 2 * i]! << 8) | u8[off + 2 * i + 1]!)
+  if (groups.slice(0, 5).every(g => g === 0) && groups[5] === 0xffff) {
+    return `::ffff:${u8[off + 12]}.${u8[off + 13]}.${u8[off + 14]}.${u8[off + 15]}`
+  }
+  let bestStart = -1
+  let bestLen = 1
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== 0) { i++; continue }
+    let j = i
+    while (j < 8 && groups[j] === 0) j++
+    if (j - i > bestLen) { bestStart = i; bestLen = j - i }
+    i = j
+  }
+  const hex = groups.map(g => g.toString(16))
+  if (bestStart < 0) return hex.join(':')
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`
+}
+
+/** Decodes records out of one reusable batch buffer (header + records), without copying the bytes. */
+export class RecordDecoder {
+  private readonly u8: Uint8Array
+  private readonly u16: Uint16Array
+  private readonly u32: Uint32Array
+
+  /** `buffer` must start on a 4-byte boundary of its ArrayBuffer (allocate it with `allocateBatchBuffer`). */
+  constructor (buffer: Uint8Array) {
+    if (buffer.byteOffset % 8 !== 0) throw new RangeError('batch buffer must be 8-byte aligned')
+    this.u8 = buffer
+    this.u16 = new Uint16Array(buffer.buffer, buffer.byteOffset, buffer.byteLength >>> 1)
+    this.u32 = new Uint32Array(buffer.buffer, buffer.byteOffset, buffer.byteLength >>> 2)
+  }
+
+  /** Number of records the batch header announces, after checking magic, version and record size. */
+  count (): number {
+    const u32 = this.u32
+    if (u32[0] !== BATCH_MAGIC) throw new RangeError('not a flow-record batch (bad magic)')
+    const version = this.u16[2]
+    const size = this.u16[3]
+    if (version !== RECORD_LAYOUT_VERSION || size !== RECORD_SIZE) {
+      throw new RangeError(`flow-record batch has layout ${version}/${size}, expected ${RECORD_LAYOUT_VERSION}/${RECORD_SIZE}`)
+    }
+    return u32[2]!
+  }
+
+  /** Decodes record `i` of the batch into a new plain object. */
+  record (i: number): FlowRecord {
+    const base = BATCH_HEADER_SIZE + i * RECORD_SIZE
+    const u8 = this.u8
+    const w = base >>> 2  // index of the record's first 32-bit word
+    const h = base >>> 1
+    const u32 = this.u32
+    const u16 = this.u16
+    const family = u8[base + OFFSET.family] === 6 ? 6 : 4
+    return {
+      kind: KINDS[u8[base + OFFSET.kind]!] ?? 'start',
+      endReason: END_REASONS[u8[base + OFFSET.endReason]!] ?? 'none',
+      family,
+      protocol: u8[base + OFFSET.protocol]!,
+      srcAddr: family === 4 ? ipv4(u8, base + OFFSET.srcAddr) : formatIpv6(u8, base + OFFSET.srcAddr),
+      dstAddr: family === 4 ? ipv4(u8, base + OFFSET.dstAddr) : formatIpv6(u8, base + OFFSET.dstAddr),
+      // Ports are stored in host (little-endian) order, as every other integer of the record.
+      srcPort: u16[h + 6]!,
+      dstPort: u16[h + 7]!,
+      ifindex: u32[w + 2]!,
+      nameId: u32[w + 28]!,
+      packetsFwd: u32[w + 12]! + u32[w + 13]! * TWO_32,
+      bytesFwd: u32[w + 14]! + u32[w + 15]! * TWO_32,
+      packetsRev: u32[w + 16]! + u32[w + 17]! * TWO_32,
+      bytesRev: u32[w + 18]! + u32[w + 19]! * TWO_32,
+      firstSeenMs: (u32[w + 20]! + u32[w + 21]! * TWO_32) / 1e6,
+      lastSeenMs: (u32[w + 22]! + u32[w + 23]! * TWO_32) / 1e6,
+      flowId: u32[w + 24]! + u32[w + 25]! * TWO_32,
+      tcpFlagsFwd: u8[base + OFFSET.tcpFlagsFwd]!,
+      tcpFlagsRev: u8[base + OFFSET.tcpFlagsRev]!,
+      state: u32[w + 26]!,
+      icmpType: u8[base + OFFSET.icmpType]!,
+      icmpCode: u8[base + OFFSET.icmpCode]!,
+      fragments: u16[h + 55]!
+    }
+  }
+}
+
+/** An 8-byte-aligned buffer for `records` records plus the batch header. */
+export function allocateBatchBuffer (records: number): Uint8Array {
+  return new Uint8Array(new ArrayBuffer(BATCH_HEADER_SIZE + records * RECORD_SIZE))
+}

@@ -1,0 +1,128 @@
+// Parsing and validation of tap source strings and options (all validation lives here, not in C++).
+import { TapError } from '../errors.js'
+
+/** A parsed `pcap:`, `pcap-file:` or `synthetic:` source string. */
+export type TapSourceSpec =
+  | { kind: 'pcap', interfaces: string[] }
+  | { kind: 'pcap-file', path: string }
+  | { kind: 'synthetic', flows: number, rate: number }
+
+/** Options shared by every source plus the ones of each kind; all optional. */
+export interface TapSourceOptions {
+  /** pcap: BPF capture filter (tcpdump syntax). */
+  filter?: string
+  /** pcap: bytes captured per packet; just large enough for headers by default (256). */
+  snaplen?: number
+  /** pcap: promiscuous mode (off by default). */
+  promiscuous?: boolean
+  /** pcap: kernel ring size per interface in bytes (32 MiB). */
+  bufferBytes?: number
+  /** pcap: how often interface globs are re-matched to pick up new interfaces (1000 ms). */
+  rescanMs?: number
+  /** pcap-file: 0 = as fast as possible (default), 1 = recorded speed, 2 = twice as fast. */
+  speed?: number
+  /** Flow table: end a flow after this long without packets (60 s). */
+  idleTimeoutMs?: number
+  /** Flow table: emit an update for a long-lived flow this often (15 s; 0 = never). */
+  activeTimeoutMs?: number
+  /** Flow table: keep a closed TCP connection this long for stragglers (2 s). */
+  closeLingerMs?: number
+  /** Flow table: hard bound on flows; the least recently used one is evicted and counted (262144). */
+  maxFlows?: number
+  /** Flow table: emit a `start` record per new flow (true). */
+  emitStart?: boolean
+  /** synthetic: number of endpoints (1000). */
+  endpoints?: number
+  /** synthetic: Zipf exponent of endpoint popularity (1.0; 0 = uniform). */
+  skew?: number
+  /** synthetic: stop after this many records (0 = never). */
+  limit?: number
+  /** synthetic: random seed. */
+  seed?: number
+  /** Records per native batch (1024). */
+  batchRecords?: number
+  /** Records the TypeScript side reads per batch delivered to the iterator (4096). */
+  readRecords?: number
+}
+
+const GLOB_OR_NAME = /^[A-Za-z0-9_.:@*?[\]-]{1,64}$/
+
+function bad (message: string): TapError {
+  return new TapError('ERR_TAP_SOURCE', message)
+}
+
+function parseCount (text: string, what: string, spec: string): number {
+  if (!/^\d+$/.test(text)) throw bad(`${what} in '${spec}' must be a non-negative integer, got '${text}'`)
+  return Number(text)
+}
+
+/** Parses `pcap:eth0,veth*`, `pcap:any`, `pcap-file:/path/to.pcap`, `synthetic:<flows>,<rate>`. */
+export function parseTapSourceSpec (spec: string): TapSourceSpec {
+  const colon = spec.indexOf(':')
+  const scheme = colon < 0 ? spec : spec.slice(0, colon)
+  const rest = colon < 0 ? '' : spec.slice(colon + 1)
+  switch (scheme) {
+    case 'pcap': {
+      const interfaces = rest.split(',').map(s => s.trim()).filter(s => s !== '')
+      if (interfaces.length === 0) throw bad(`'${spec}' names no interface; expected pcap:<iface>[,<iface>…], a glob like pcap:veth* or pcap:any`)
+      for (const name of interfaces) {
+        if (!GLOB_OR_NAME.test(name)) throw bad(`'${name}' in '${spec}' is not an interface name or glob`)
+      }
+      return { kind: 'pcap', interfaces }
+    }
+    case 'pcap-file':
+      if (rest === '') throw bad(`'${spec}' names no file; expected pcap-file:<path>`)
+      return { kind: 'pcap-file', path: rest }
+    case 'synthetic': {
+      const parts = rest.split(',')
+      if (parts.length !== 2) throw bad(`'${spec}' must be synthetic:<flows>,<rate> (rate in records/s, 0 = unlimited)`)
+      const flows = parseCount(parts[0]!, 'flows', spec)
+      const rate = parseCount(parts[1]!, 'rate', spec)
+      if (flows < 1) throw bad(`flows in '${spec}' must be at least 1`)
+      return { kind: 'synthetic', flows, rate }
+    }
+    default:
+      throw bad(`unknown tap source '${spec}'; expected pcap:<iface>[,…], pcap-file:<path> or synthetic:<flows>,<rate>`)
+  }
+}
+
+type NumberRule = [key: keyof TapSourceOptions, min: number, max: number, integer: boolean]
+
+const NUMBER_RULES: NumberRule[] = [
+  ['snaplen', 64, 65535, true],
+  ['bufferBytes', 1 << 16, 1 << 30, true],
+  ['rescanMs', 10, 3_600_000, true],
+  ['speed', 0, 1e6, false],
+  ['idleTimeoutMs', 1, 86_400_000, false],
+  ['activeTimeoutMs', 0, 86_400_000, false],
+  ['closeLingerMs', 0, 3_600_000, false],
+  ['maxFlows', 1, 1 << 26, true],
+  ['endpoints', 1, 1 << 24, true],
+  ['skew', 0, 10, false],
+  ['limit', 0, Number.MAX_SAFE_INTEGER, true],
+  ['seed', 0, 2 ** 32, true],
+  ['batchRecords', 1, 65536, true],
+  ['readRecords', 1, 1 << 20, true]
+]
+
+const KNOWN = new Set<string>([...NUMBER_RULES.map(r => r[0]), 'filter', 'promiscuous', 'emitStart'])
+
+/** Checks options; every problem is reported at once in one ERR_TAP_SOURCE error. */
+export function validateTapSourceOptions (options: TapSourceOptions): void {
+  const problems: string[] = []
+  for (const key of Object.keys(options)) {
+    if (!KNOWN.has(key)) problems.push(`unknown option '${key}'`)
+  }
+  for (const [key, min, max, integer] of NUMBER_RULES) {
+    const v = options[key]
+    if (v === undefined) continue
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
+      problems.push(`${key} must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}], got ${String(v)}`)
+    }
+  }
+  if (options.filter !== undefined && typeof options.filter !== 'string') problems.push('filter must be a string')
+  for (const key of ['promiscuous', 'emitStart'] as const) {
+    if (options[key] !== undefined && typeof options[key] !== 'boolean') problems.push(`${key} must be a boolean`)
+  }
+  if (problems.length > 0) throw bad(`invalid tap options: ${problems.join('; ')}`)
+}

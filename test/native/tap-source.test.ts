@@ -1,0 +1,103 @@
+// The TypeScript side of the tap: loader and layout check, source strings and options, the synthetic source.
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { describe, test } from 'node:test'
+
+import { ERROR_CODES } from '../../agent/src/errors.js'
+import { loadNativeAddon } from '../../agent/src/tap/native-addon.js'
+import { openTapSource } from '../../agent/src/tap/native-tap-source.js'
+import { formatIpv6, RECORD_LAYOUT_VERSION, RECORD_SIZE } from '../../agent/src/tap/record-layout.js'
+import { parseTapSourceSpec, validateTapSourceOptions } from '../../agent/src/tap/tap-source-spec.js'
+import { collect } from './helpers/collect.js'
+
+describe('native addon loader', () => {
+  test('the addon writes the record layout the TypeScript decoder reads', () => {
+    const addon = loadNativeAddon()
+    assert.equal(addon.layoutVersion, RECORD_LAYOUT_VERSION)
+    assert.equal(addon.recordSize, RECORD_SIZE)
+    const header = readFileSync(new URL('../../../native/include/flow-record.h', import.meta.url), 'utf8')
+    assert.match(header, new RegExp(`#define SF_RECORD_LAYOUT_VERSION ${RECORD_LAYOUT_VERSION}\\b`))
+    assert.match(header, new RegExp(`#define SF_RECORD_SIZE ${RECORD_SIZE}\\b`))
+  })
+
+  test('every tap error code is in the catalogue', () => {
+    for (const code of ['ERR_TAP_SOURCE', 'ERR_TAP_OPEN', 'ERR_TAP_PERMISSION', 'ERR_TAP_NO_SUCH_INTERFACE', 'ERR_TAP_FILTER',
+      'ERR_TAP_NOT_A_CAPTURE', 'ERR_TAP_TRUNCATED', 'ERR_ADDON_MISSING', 'ERR_ADDON_LAYOUT']) {
+      assert.ok(ERROR_CODES[code] !== undefined, code)
+    }
+    // Codes raised from C++ must be catalogued too.
+    const native = ['tap.cc', 'pcap-file-source.cc', 'pcap-live-source.cc', 'synthetic-source.cc', 'addon.cc']
+      .map(f => readFileSync(new URL(`../../../native/src/${f}`, import.meta.url), 'utf8')).join('\n')
+    for (const m of native.matchAll(/"(ERR_[A-Z_]+)"/g)) assert.ok(ERROR_CODES[m[1]!] !== undefined, m[1])
+  })
+})
+
+describe('tap source strings and options', () => {
+  test('parses each kind', () => {
+    assert.deepEqual(parseTapSourceSpec('pcap:eth0,veth*'), { kind: 'pcap', interfaces: ['eth0', 'veth*'] })
+    assert.deepEqual(parseTapSourceSpec('pcap:any'), { kind: 'pcap', interfaces: ['any'] })
+    assert.deepEqual(parseTapSourceSpec('pcap-file:/tmp/a:b.pcap'), { kind: 'pcap-file', path: '/tmp/a:b.pcap' })
+    assert.deepEqual(parseTapSourceSpec('synthetic:1000,50000'), { kind: 'synthetic', flows: 1000, rate: 50000 })
+  })
+
+  test('rejects bad strings with ERR_TAP_SOURCE and says what was expected', () => {
+    for (const [spec, why] of [['pcap:', /names no interface/], ['ebpf:eth0', /unknown tap source/],
+      ['synthetic:10', /synthetic:<flows>,<rate>/], ['synthetic:x,1', /non-negative integer/], ['pcap:eth0;rm', /not an interface/],
+      ['pcap-file:', /names no file/]] as const) {
+      assert.throws(() => parseTapSourceSpec(spec), { code: 'ERR_TAP_SOURCE', message: why }, spec)
+    }
+  })
+
+  test('reports every bad option at once', () => {
+    assert.throws(() => validateTapSourceOptions({ snaplen: 10, maxFlows: 1.5, bogus: 1 } as never),
+      (e: Error & { code?: string }) => e.code === 'ERR_TAP_SOURCE' && /snaplen/.test(e.message) &&
+        /maxFlows/.test(e.message) && /unknown option 'bogus'/.test(e.message))
+  })
+
+  test('formats IPv6 addresses canonically', () => {
+    const b = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/ /g, ''), 'hex'))
+    assert.equal(formatIpv6(b('2001 0db8 0000 0000 0000 0000 0000 0001'), 0), '2001:db8::1')
+    assert.equal(formatIpv6(b('0000 0000 0000 0000 0000 0000 0000 0000'), 0), '::')
+    assert.equal(formatIpv6(b('fe80 0000 0000 0000 0001 0000 0000 0002'), 0), 'fe80::1:0:0:2')
+    assert.equal(formatIpv6(b('2001 0db8 0000 0001 0001 0001 0001 0001'), 0), '2001:db8:0:1:1:1:1:1')
+    assert.equal(formatIpv6(b('0000 0000 0000 0000 0000 ffff c000 0201'), 0), '::ffff:192.0.2.1')
+  })
+})
+
+describe('synthetic source', () => {
+  test('delivers exactly `limit` records: every flow starts, may update, and ends', async () => {
+    const { records, stats, error } = await collect('synthetic:100,0', { limit: 5000, endpoints: 50 })
+    assert.equal(error, undefined)
+    assert.equal(records.length, 5000)
+    assert.equal(stats.synthetic?.generated, 5000)
+    assert.equal(stats.recordsDelivered, 5000)
+    const seen = new Map<number, string>()
+    for (const r of records) {
+      const last = seen.get(r.flowId)
+      if (last === undefined) assert.equal(r.kind, 'start')
+      else assert.notEqual(last, 'end', 'no record after a flow ended')
+      seen.set(r.flowId, r.kind)
+      assert.match(r.srcAddr, /^10\.244\.\d+\.\d+$/)
+      assert.ok(r.lastSeenMs >= r.firstSeenMs)
+    }
+    assert.ok([...seen.values()].filter(k => k === 'end').length > 100)
+  })
+
+  test('rate limits', async () => {
+    const t0 = performance.now()
+    const { records } = await collect('synthetic:10,20000', { limit: 6000 })
+    const ms = performance.now() - t0
+    assert.equal(records.length, 6000)
+    assert.ok(ms >= 250, `6000 records at 20000/s took ${ms} ms`)
+  })
+
+  test('close() mid-stream ends the iterator', async () => {
+    const source = openTapSource('synthetic:10,0')
+    let n = 0
+    for await (const batch of source) {
+      n += batch.count
+      if (n > 10000) source.close()
+    }
+    assert.ok(n > 10000)
+  })
+})
