@@ -70,13 +70,14 @@ test('an unreadable file is a ResourceFileError with EACCES', async () => {
     assert.equal(r.errors[0]?.describe(), `${locked}: cannot read: EACCES (permission denied)`)
     return
   }
-  // Root reads every file, so run the reader as an unprivileged user (nobody) on a file it may not open.
-  chmodSync(dir, 0o755)
+  // Root reads every file through CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH: run the reader as root without those
+  // two capabilities (setpriv drops them from the bounding set), so the file's mode applies while the
+  // checkout, wherever it is, stays readable to the child.
   const reader = new URL('../../agent/src/io/read-resource-files.js', import.meta.url).href
   const script = `import { readResourceFiles } from ${JSON.stringify(reader)}
 const r = await readResourceFiles([${JSON.stringify(locked)}])
 process.stdout.write(r.errors.map(e => e.describe()).join('\\n'))`
-  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534, encoding: 'utf8' })
+  const child = spawnSync('setpriv', ['--bounding-set=-dac_override,-dac_read_search', '--inh-caps=-dac_override,-dac_read_search', process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8' })
   assert.equal(child.status, 0, child.stderr)
   assert.equal(child.stdout, `${locked}: cannot read: EACCES (permission denied)`)
 })
