@@ -90,6 +90,41 @@ export class AddonError extends ShadowflowError {
   }
 }
 
+/** A gRPC request or received message that is malformed: `location.field` is the wire field path. */
+export class RequestInvalidError extends ShadowflowError {
+  constructor (message: string, field?: string) {
+    super('ERR_REQUEST_INVALID', message, field === undefined ? {} : { location: { field } })
+  }
+}
+
+/** A `--tls-cert/--tls-key/--tls-ca` file that cannot be read or used, or an incomplete combination of them. */
+export class TlsConfigError extends ShadowflowError {
+  constructor (message: string, file?: string, cause?: unknown) {
+    super('ERR_TLS_CONFIG', message, { cause, location: file === undefined ? {} : { file } })
+  }
+}
+
+/** A query names a node the aggregator does not know. */
+export class UnknownNodeError extends ShadowflowError {
+  constructor (message: string) {
+    super('ERR_UNKNOWN_NODE', message)
+  }
+}
+
+/** A server-side bound was reached (streams, followers, result size); the caller may retry later or ask less. */
+export class OverloadedError extends ShadowflowError {
+  constructor (message: string) {
+    super('ERR_OVERLOADED', message)
+  }
+}
+
+/** A service cannot answer now (starting, shutting down, a node unreachable); retrying later may work. */
+export class UnavailableError extends ShadowflowError {
+  constructor (message: string, cause?: unknown) {
+    super('ERR_UNAVAILABLE', message, { cause })
+  }
+}
+
 /** The catalogue, for the README and the test that keeps the two in step. */
 export const ERROR_CODES: Readonly<Record<string, string>> = Object.freeze({
   ERR_SELECTOR_SYNTAX: 'a selector does not parse; the message gives the column and what was expected',
@@ -106,5 +141,10 @@ export const ERROR_CODES: Readonly<Record<string, string>> = Object.freeze({
   ERR_TAP_NOT_A_CAPTURE: 'the file is not a pcap or pcapng capture, or has an unsupported link type',
   ERR_TAP_TRUNCATED: 'the capture file is damaged; records up to the damage were kept and the message gives the packet number',
   ERR_ADDON_MISSING: 'the native addon is not built; the message says which command builds it',
-  ERR_ADDON_LAYOUT: 'the native addon was built for another flow-record layout version; rebuild it'
+  ERR_ADDON_LAYOUT: 'the native addon was built for another flow-record layout version; rebuild it',
+  ERR_REQUEST_INVALID: 'a gRPC request or message is malformed; the message names the field (INVALID_ARGUMENT)',
+  ERR_TLS_CONFIG: 'a --tls-cert/--tls-key/--tls-ca file cannot be read or used (file and errno), or the combination is incomplete',
+  ERR_UNKNOWN_NODE: 'a query names a node the aggregator does not know (NOT_FOUND)',
+  ERR_OVERLOADED: 'a server limit was reached (streams, followers, result size) (RESOURCE_EXHAUSTED)',
+  ERR_UNAVAILABLE: 'a service cannot answer now: starting, shutting down, or a node is unreachable (UNAVAILABLE)'
 })
