@@ -50,6 +50,8 @@ function inScopeFactory (policyNamespace: string | undefined, namespaceSelector:
   if (namespaceSelector === undefined) {
     return policyNamespace === undefined ? () => true : e => e.namespace === policyNamespace
   }
+  // Calico rewrites a `global()` namespaceSelector to `!has(projectcalico.org/namespace)`: non-namespaced only.
+  if (nsSelectorIsGlobal) return e => e.namespace === undefined
   return (e: Entity) => {
     if (e.namespace === undefined) return nsSelectorIsGlobal
     const ns = ctx.directory().namespace(e.namespace)
@@ -101,7 +103,10 @@ function compileEntityRule (rule: EntityRule, which: 'src' | 'dst', policyNamesp
   const saNames = rule.serviceAccounts?.names
   const saSelector = rule.serviceAccounts?.selector === undefined ? undefined : ctx.matchers.get(rule.serviceAccounts.selector)
   const hasServiceAccounts = rule.serviceAccounts !== undefined
-  if (selector !== undefined || nsSelector !== undefined || hasServiceAccounts) {
+  // As libcalico-go's getEndpointSelector: a notSelector in a namespaced policy also limits the rule to the
+  // policy's namespace. Named ports resolve on the entities this positive selector matches (all when none).
+  let positive: ((e: Entity) => boolean) | undefined
+  if (selector !== undefined || nsSelector !== undefined || hasServiceAccounts || (rule.notSelector !== undefined && policyNamespace !== undefined)) {
     const entityMatches = (e: Entity): boolean => {
       if (!inScope(e)) return false
       if (selector !== undefined && !selector.matchesEntity(e)) return false
@@ -117,18 +122,20 @@ function compileEntityRule (rule: EntityRule, which: 'src' | 'dst', policyNamesp
       return true
     }
     checks.push(f => side(f).entities.some(entityMatches))
+    positive = entityMatches
   }
+  const portScope = positive ?? (() => true)
   if (rule.notSelector !== undefined) {
     const notSelector = ctx.matchers.get(rule.notSelector)
     checks.push(f => !side(f).entities.some(e => inScope(e) && notSelector.matchesEntity(e)))
   }
   if (rule.ports !== undefined) {
     const set = parsePorts(rule.ports)
-    checks.push(f => portMatches(set, side(f), f, inScope))
+    checks.push(f => portMatches(set, side(f), f, portScope))
   }
   if (rule.notPorts !== undefined) {
     const set = parsePorts(rule.notPorts)
-    checks.push(f => !portMatches(set, side(f), f, inScope))
+    checks.push(f => !portMatches(set, side(f), f, portScope))
   }
   if (rule.services !== undefined) {
     const { name } = rule.services

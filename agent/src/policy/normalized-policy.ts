@@ -100,8 +100,9 @@ function groupPorts (ports: readonly K8sNetworkPolicyPort[] | undefined): Protoc
 function k8sRules (peers: readonly K8sNetworkPolicyPeer[] | undefined, ports: readonly K8sNetworkPolicyPort[] | undefined, ingress: boolean): Rule[] {
   const peerList: Array<K8sNetworkPolicyPeer | undefined> = peers === undefined || peers.length === 0 ? [undefined] : [...peers]
   const rules: Rule[] = []
-  for (const peer of peerList) {
-    for (const { protocol, ports: portList } of groupPorts(ports)) {
+  // Protocol-major, then peer, as k8sRuleToCalico does: rule indexes in traces depend on this order.
+  for (const { protocol, ports: portList } of groupPorts(ports)) {
+    for (const peer of peerList) {
       const rule: Rule = { action: 'Allow' }
       if (protocol !== undefined) rule.protocol = protocol
       const remote = k8sPeerToEntity(peer)
