@@ -10,7 +10,8 @@ import { cidrContains, parseCidr, parseIp, type Cidr, type IpAddress } from '../
 import { protocolNumber } from '../policy/protocol.js'
 import type { LoadedResource, Pod, Resource } from '../policy/resources.js'
 
-function ipKey (ip: IpAddress): string { return `${ip.version}:${ip.value}` }
+// IPv4 addresses key maps by their number (no string built per lookup); IPv6 by text of the bigint.
+function ipKey (ip: IpAddress): number | string { return ip.version === 4 ? ip.value : `6:${ip.value}` }
 
 function podIps (pod: Pod): IpAddress[] {
   const texts = new Set<string>()
@@ -29,12 +30,12 @@ export class InventoryDirectory implements EndpointDirectory {
   readonly workloads: WorkloadEndpoint[] = []
   readonly hostEndpoints: HostEndpointEntity[] = []
   readonly networkSets: NetworkSetEntity[] = []
-  private readonly byIp = new Map<string, PolicyEndpoint>()
-  private readonly entitiesCache = new Map<string, readonly Entity[]>()
+  private readonly byIp = new Map<number | string, PolicyEndpoint>()
+  private readonly entitiesCache = new Map<number | string, readonly Entity[]>()
   private readonly namespaces = new Map<string, NamespaceEntity>()
   private readonly serviceAccounts = new Map<string, ServiceAccountEntity>()
   private readonly services = new Map<string, ServiceEntity>()
-  private readonly servicesByIp = new Map<string, ServiceEntity>()
+  private readonly servicesByIp = new Map<number | string, ServiceEntity>()
   private readonly workloadsByName = new Map<string, WorkloadEndpoint>()
   private nextId = 0
 

@@ -2,6 +2,7 @@
 // namespaceSelector, serviceAccountSelector, types) and its rules per direction.
 import type { PolicyEndpoint } from './endpoint-model.js'
 import type { NormalizedPolicy } from './normalized-policy.js'
+import type { Labels } from './resources.js'
 import { compileRule, type CompiledRule, type RuleCompileContext } from './compile-rule.js'
 
 /** A policy ready to evaluate. */
@@ -27,13 +28,12 @@ export function compilePolicy (policy: NormalizedPolicy, ctx: RuleCompileContext
     if (!selector.matchesEntity(ep)) return false
     if (namespaceSelector !== undefined) {
       if (ep.kind !== 'workload') return false
-      const ns = ctx.directory().namespace(ep.namespace)
-      if (!namespaceSelector.matchesKeyed(ep.namespace, ns?.labels ?? {})) return false
+      if (!namespaceSelector.matchesEntityNamespace(ep, () => ctx.directory().namespace(ep.namespace)?.labels ?? {})) return false
     }
     if (saSelector !== undefined) {
       if (ep.kind !== 'workload') return false
-      const sa = ctx.directory().serviceAccount(ep.namespace, ep.serviceAccount)
-      if (!saSelector.matchesKeyed(`${ep.namespace}/${ep.serviceAccount}`, sa?.labels ?? { 'projectcalico.org/name': ep.serviceAccount })) return false
+      const labelsOf = (): Labels => ctx.directory().serviceAccount(ep.namespace, ep.serviceAccount)?.labels ?? { 'projectcalico.org/name': ep.serviceAccount }
+      if (!saSelector.matchesEntityServiceAccount(ep, labelsOf)) return false
     }
     return true
   }

@@ -9,9 +9,8 @@ import type { FlowFacts, FlowSide } from './flow-facts.js'
 import { flowIpVersion } from './flow-facts.js'
 import { cidrContains, parseCidr, type Cidr } from './ip-address.js'
 import { protocolNumber } from './protocol.js'
-import type { EntityRule, IcmpFields, Port, Rule, RuleAction } from './resources.js'
+import type { EntityRule, IcmpFields, Labels, Port, Rule, RuleAction } from './resources.js'
 import type { MemoizedSelector, SelectorMatchers } from './selector-matchers.js'
-import { serviceAccountKey } from './selector-matchers.js'
 import { selectorUsesGlobal } from './selector/index.js'
 
 type Check = (flow: FlowFacts) => boolean
@@ -53,9 +52,9 @@ function inScopeFactory (policyNamespace: string | undefined, namespaceSelector:
   // Calico rewrites a `global()` namespaceSelector to `!has(projectcalico.org/namespace)`: non-namespaced only.
   if (nsSelectorIsGlobal) return e => e.namespace === undefined
   return (e: Entity) => {
-    if (e.namespace === undefined) return nsSelectorIsGlobal
-    const ns = ctx.directory().namespace(e.namespace)
-    return namespaceSelector.matchesKeyed(e.namespace, ns?.labels ?? {})
+    const namespace = e.namespace
+    if (namespace === undefined) return nsSelectorIsGlobal
+    return namespaceSelector.matchesEntityNamespace(e, () => ctx.directory().namespace(namespace)?.labels ?? {})
   }
 }
 
@@ -114,9 +113,8 @@ function compileEntityRule (rule: EntityRule, which: 'src' | 'dst', policyNamesp
         if (e.kind !== 'workload') return false
         if (saNames !== undefined && saNames.length > 0 && !saNames.includes(e.serviceAccount)) return false
         if (saSelector !== undefined) {
-          const sa = ctx.directory().serviceAccount(e.namespace, e.serviceAccount)
-          const labels = sa?.labels ?? { 'projectcalico.org/name': e.serviceAccount }
-          if (!saSelector.matchesKeyed(sa === undefined ? `${e.namespace}/${e.serviceAccount}` : serviceAccountKey(sa), labels)) return false
+          const labelsOf = (): Labels => ctx.directory().serviceAccount(e.namespace, e.serviceAccount)?.labels ?? { 'projectcalico.org/name': e.serviceAccount }
+          if (!saSelector.matchesEntityServiceAccount(e, labelsOf)) return false
         }
       }
       return true

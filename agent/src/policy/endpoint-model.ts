@@ -86,7 +86,7 @@ export interface ServiceEntity {
 
 /** What the evaluator needs to know about the cluster. */
 export interface EndpointDirectory {
-  /** Entities an address belongs to: the endpoint that owns it (if any) and every network set containing it. */
+  /** Entities an address belongs to: the endpoint that owns it (if any) first, then every network set containing it. */
   entitiesForIp: (ip: IpAddress) => readonly Entity[]
   /** The endpoint that owns an address, if any. */
   endpointForIp: (ip: IpAddress) => PolicyEndpoint | undefined

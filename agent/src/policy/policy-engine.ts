@@ -8,7 +8,7 @@
 // enforced set plus every staged policy with stagedAction Set, as an additional policy (Delete is ignored).
 // `replace` mode models "apply the staged policy": Set replaces the enforced policy of the same identity and
 // Delete removes it.
-import type { EndpointDirectory, PolicyEndpoint } from './endpoint-model.js'
+import type { EndpointDirectory, Entity, PolicyEndpoint } from './endpoint-model.js'
 import type { FlowFacts, FlowSide } from './flow-facts.js'
 import type { IpAddress } from './ip-address.js'
 import { compilePolicy, comparePolicies, type CompiledPolicy } from './compile-policy.js'
@@ -18,6 +18,7 @@ import { triggerOf, type EndpointVerdict, type FlowVerdicts, type PipelineVerdic
 import type { Tier } from './resources.js'
 import { SelectorMatchers } from './selector-matchers.js'
 import { buildTiers, type TierInfo } from './tiers.js'
+import { VerdictCache } from './verdict-cache.js'
 
 /** How staged policies enter the pending pipeline. */
 export type StagedMode = 'calico' | 'replace'
@@ -55,7 +56,8 @@ export interface PipelineView {
 
 class Pipeline {
   readonly tiers: Array<{ tier: TierInfo, policies: CompiledPolicy[] }>
-  private readonly plans = new Map<number, EndpointPlan>()
+  // Indexed by endpoint id (dense), cheaper than a Map on the per-flow path.
+  private plans: Array<EndpointPlan | undefined> = []
 
   constructor (tiers: readonly TierInfo[], policies: readonly CompiledPolicy[]) {
     const byTier = new Map<string, CompiledPolicy[]>()
@@ -70,7 +72,7 @@ class Pipeline {
   }
 
   planFor (endpoint: PolicyEndpoint): EndpointPlan {
-    let plan = this.plans.get(endpoint.id)
+    let plan = this.plans[endpoint.id]
     if (plan === undefined) {
       const ingress: TierPlan[] = []
       const egress: TierPlan[] = []
@@ -82,24 +84,25 @@ class Pipeline {
         if (outPolicies.length > 0) egress.push({ tier, policies: outPolicies })
       }
       plan = { ingress, egress }
-      this.plans.set(endpoint.id, plan)
+      this.plans[endpoint.id] = plan
     }
     return plan
   }
 
-  clearPlans (): void { this.plans.clear() }
+  clearPlans (): void { this.plans = [] }
 }
 
 const NO_HITS: readonly PolicyHit[] = Object.freeze([])
+const NO_ENTITIES: readonly Entity[] = Object.freeze([])
 
 /** Evaluates one direction on one endpoint through a tier plan (design: tiers, rules, end of tier, profiles). */
-function evaluateEndpoint (plans: readonly TierPlan[], direction: 'ingress' | 'egress', flow: FlowFacts, endpoint: PolicyEndpoint, unobservable: Set<string>): EndpointVerdict {
+function evaluateEndpoint (plans: readonly TierPlan[], direction: 'ingress' | 'egress', flow: FlowFacts, endpoint: PolicyEndpoint, unobservable: string[]): EndpointVerdict {
   const hits: PolicyHit[] = []
   tiers: for (const { tier, policies } of plans) {
     for (const compiled of policies) {
       const rules = direction === 'ingress' ? compiled.ingress : compiled.egress
       for (const rule of rules) {
-        if (rule.unobservable !== undefined) { unobservable.add(rule.unobservable); continue }
+        if (rule.unobservable !== undefined) { if (!unobservable.includes(rule.unobservable)) unobservable.push(rule.unobservable); continue }
         if (rule.action === 'Log' || !rule.matches(flow)) continue
         const ref = compiled.policy.ref
         hits.push({ kind: ref.kind, namespace: ref.namespace ?? '', name: ref.name, tier: ref.tier, action: rule.action, policyIndex: hits.length, ruleIndex: rule.index })
@@ -148,14 +151,13 @@ export class PolicyEngine {
   private tiers: TierInfo[] = buildTiers([], [])
   private enforced: Pipeline = new Pipeline(this.tiers, [])
   private pending: Pipeline = new Pipeline(this.tiers, [])
-  private readonly verdictCache = new Map<string, FlowVerdicts>()
-  private readonly verdictCacheSize: number
+  private readonly verdictCache: VerdictCache
   private usesSourcePorts = false
   private readonly counters: PolicyEngineStats = { policiesCompiled: 0, policiesReused: 0, verdictCacheHits: 0, verdictCacheMisses: 0, verdictCacheEvictions: 0, selectors: 0 }
 
   constructor (directory: EndpointDirectory, options: PolicyEngineOptions = {}) {
     this.stagedMode = options.stagedMode ?? 'calico'
-    this.verdictCacheSize = options.verdictCacheSize ?? 1 << 20
+    this.verdictCache = new VerdictCache(options.verdictCacheSize ?? 1 << 20)
     this.directory = directory
     this.matchers.reset(directory.entityCount)
     this.ctx = { matchers: this.matchers, directory: () => this.directory }
@@ -219,37 +221,26 @@ export class PolicyEngine {
   }
 
   /** Counters for metrics and benchmarks. */
-  stats (): PolicyEngineStats { return { ...this.counters, selectors: this.matchers.size } }
+  stats (): PolicyEngineStats { return { ...this.counters, verdictCacheEvictions: this.verdictCache.evictions, selectors: this.matchers.size } }
 
   private side (end: FlowEndInput, isDestination: boolean): FlowSide {
     const ip = end.ip ?? end.endpoint?.ips[0]
-    const endpoint = end.endpoint ?? (ip === undefined ? undefined : this.directory.endpointForIp(ip))
-    let entities = ip === undefined ? [] : this.directory.entitiesForIp(ip)
-    if (endpoint !== undefined && !entities.includes(endpoint)) entities = [endpoint, ...entities]
+    let entities = ip === undefined ? NO_ENTITIES : this.directory.entitiesForIp(ip)
+    // The directory lists the owning endpoint first, so one lookup serves both.
+    const owner = entities[0]
+    const endpoint = end.endpoint ?? (owner !== undefined && owner.kind !== 'networkset' ? owner : undefined)
+    if (endpoint !== undefined && owner !== endpoint && !entities.includes(endpoint)) entities = [endpoint, ...entities]
     const service = isDestination && ip !== undefined && endpoint === undefined ? this.directory.serviceForIp(ip) : undefined
     return { ip, endpoint, entities, port: end.port, service }
   }
 
-  private cacheKey (flow: FlowInput): string {
-    const end = (e: FlowEndInput): string => e.endpoint !== undefined && e.ip === undefined ? `e${e.endpoint.id}` : e.ip === undefined ? '-' : `${e.ip.version}:${e.ip.value}`
-    return `${end(flow.src)}|${end(flow.dst)}|${flow.protocol}|${flow.dst.port}|${this.usesSourcePorts ? flow.src.port : ''}|${flow.icmpType}|${flow.icmpCode}`
-  }
-
   /** Evaluates a flow in both pipelines (cached). */
   evaluate (flow: FlowInput): FlowVerdicts {
-    if (this.verdictCacheSize === 0) return this.evaluateUncached(flow)
-    const key = this.cacheKey(flow)
-    const cached = this.verdictCache.get(key)
+    const cached = this.verdictCache.get(flow, this.usesSourcePorts)
     if (cached !== undefined) { this.counters.verdictCacheHits++; return cached }
     this.counters.verdictCacheMisses++
     const verdicts = this.evaluateUncached(flow)
-    if (this.verdictCache.size >= this.verdictCacheSize) {
-      // Map iteration order is insertion order: drop the oldest entry.
-      const oldest = this.verdictCache.keys().next().value
-      if (oldest !== undefined) this.verdictCache.delete(oldest)
-      this.counters.verdictCacheEvictions++
-    }
-    this.verdictCache.set(key, verdicts)
+    this.verdictCache.set(flow, this.usesSourcePorts, verdicts)
     return verdicts
   }
 
@@ -262,13 +253,13 @@ export class PolicyEngine {
       src: this.side(flow.src, false),
       dst: this.side(flow.dst, true)
     }
-    const unobservable = new Set<string>()
+    const unobservable: string[] = []
     const enforced = this.evaluatePipeline(this.enforced, facts, unobservable)
     const pending = this.evaluatePipeline(this.pending, facts, unobservable)
-    return { enforced, pending, unobservable: [...unobservable] }
+    return { enforced, pending, unobservable }
   }
 
-  private evaluatePipeline (pipeline: Pipeline, facts: FlowFacts, unobservable: Set<string>): PipelineVerdict {
+  private evaluatePipeline (pipeline: Pipeline, facts: FlowFacts, unobservable: string[]): PipelineVerdict {
     // Egress is evaluated on the source endpoint, ingress on the destination; both must allow.
     const src = facts.src.endpoint === undefined ? undefined : evaluateEndpoint(pipeline.planFor(facts.src.endpoint).egress, 'egress', facts, facts.src.endpoint, unobservable)
     const dst = facts.dst.endpoint === undefined ? undefined : evaluateEndpoint(pipeline.planFor(facts.dst.endpoint).ingress, 'ingress', facts, facts.dst.endpoint, unobservable)

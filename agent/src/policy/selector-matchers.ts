@@ -1,7 +1,7 @@
 // Selector results cached per label set: each distinct selector is compiled once (SelectorCache) and its result
-// for an entity is remembered by entity id, for a namespace by name, for a service account by namespace/name.
+// for an entity's own labels, its namespace's labels and its service account's labels is remembered by entity id.
 // `reset` drops the remembered results when the directory (labels) changes; compiled matchers are kept.
-import type { Entity, NamespaceEntity, ServiceAccountEntity } from './endpoint-model.js'
+import type { Entity } from './endpoint-model.js'
 import type { Labels } from './resources.js'
 import { SelectorCache, type CompiledSelector } from './selector/index.js'
 
@@ -13,11 +13,35 @@ const YES = 2
 export class MemoizedSelector {
   readonly compiled: CompiledSelector
   private entityResults: Uint8Array
-  private readonly keyedResults = new Map<string, boolean>()
+  // Results for an entity's namespace and service account, remembered by entity id too: the hot path then
+  // never builds a string key (namespace/SA selectors are evaluated on every rule of every flow).
+  private namespaceResults: Uint8Array
+  private serviceAccountResults: Uint8Array
 
   constructor (compiled: CompiledSelector, entityCount: number) {
     this.compiled = compiled
     this.entityResults = new Uint8Array(entityCount)
+    this.namespaceResults = new Uint8Array(entityCount)
+    this.serviceAccountResults = new Uint8Array(entityCount)
+  }
+
+  /** Whether the selector matches the labels of an entity's namespace (`labelsOf` is asked once per entity). */
+  matchesEntityNamespace (entity: Entity, labelsOf: () => Labels): boolean {
+    return this.remembered(this.namespaceResults, entity.id, labelsOf)
+  }
+
+  /** Whether the selector matches the labels of an entity's service account (`labelsOf` asked once per entity). */
+  matchesEntityServiceAccount (entity: Entity, labelsOf: () => Labels): boolean {
+    return this.remembered(this.serviceAccountResults, entity.id, labelsOf)
+  }
+
+  private remembered (results: Uint8Array, id: number, labelsOf: () => Labels): boolean {
+    const known = results[id]
+    if (known === YES) return true
+    if (known === NO) return false
+    const result = this.compiled.matches(labelsOf())
+    if (id < results.length) results[id] = result ? YES : NO
+    return result
   }
 
   /** Whether the selector matches an entity's labels (remembered by entity id). */
@@ -30,20 +54,17 @@ export class MemoizedSelector {
     return result
   }
 
-  /** Whether the selector matches labels identified by `key` (namespace or service account). */
-  matchesKeyed (key: string, labels: Labels): boolean {
-    const known = this.keyedResults.get(key)
-    if (known !== undefined) return known
-    const result = this.compiled.matches(labels)
-    this.keyedResults.set(key, result)
-    return result
-  }
-
   /** Forgets remembered results (labels changed). */
   reset (entityCount: number): void {
-    if (this.entityResults.length !== entityCount) this.entityResults = new Uint8Array(entityCount)
-    else this.entityResults.fill(UNKNOWN)
-    this.keyedResults.clear()
+    if (this.entityResults.length !== entityCount) {
+      this.entityResults = new Uint8Array(entityCount)
+      this.namespaceResults = new Uint8Array(entityCount)
+      this.serviceAccountResults = new Uint8Array(entityCount)
+    } else {
+      this.entityResults.fill(UNKNOWN)
+      this.namespaceResults.fill(UNKNOWN)
+      this.serviceAccountResults.fill(UNKNOWN)
+    }
   }
 }
 
@@ -77,7 +98,3 @@ export class SelectorMatchers {
   /** Number of distinct selectors compiled. */
   get size (): number { return this.byCanonical.size }
 }
-
-/** Key helpers for keyed memo entries. */
-export function namespaceKey (ns: NamespaceEntity): string { return ns.name }
-export function serviceAccountKey (sa: ServiceAccountEntity): string { return `${sa.namespace}/${sa.name}` }
