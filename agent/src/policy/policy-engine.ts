@@ -54,10 +54,21 @@ export interface PipelineView {
   readonly tiers: ReadonlyArray<{ readonly tier: TierInfo, readonly policies: readonly NormalizedPolicy[] }>
 }
 
+interface PipelineTier {
+  readonly tier: TierInfo
+  /** Every policy of the tier, in evaluation order. */
+  readonly policies: readonly CompiledPolicy[]
+  /** Global policies (they may select any endpoint), in evaluation order. */
+  readonly global: readonly CompiledPolicy[]
+  /** Namespaced policies by namespace: an endpoint only ever needs its own namespace's list. */
+  readonly byNamespace: ReadonlyMap<string, readonly CompiledPolicy[]>
+}
+
 class Pipeline {
-  readonly tiers: Array<{ tier: TierInfo, policies: CompiledPolicy[] }>
+  readonly tiers: readonly PipelineTier[]
   // Indexed by endpoint id (dense), cheaper than a Map on the per-flow path.
   private plans: Array<EndpointPlan | undefined> = []
+  private readonly rank = new Map<CompiledPolicy, number>()
 
   constructor (tiers: readonly TierInfo[], policies: readonly CompiledPolicy[]) {
     const byTier = new Map<string, CompiledPolicy[]>()
@@ -66,9 +77,23 @@ class Pipeline {
       list.push(p)
       byTier.set(p.policy.ref.tier, list)
     }
-    this.tiers = tiers
-      .map(tier => ({ tier, policies: (byTier.get(tier.name) ?? []).sort((a, b) => comparePolicies(a.policy, b.policy)) }))
-      .filter(t => t.policies.length > 0)
+    const built: PipelineTier[] = []
+    for (const tier of tiers) {
+      const sorted = (byTier.get(tier.name) ?? []).sort((a, b) => comparePolicies(a.policy, b.policy))
+      if (sorted.length === 0) continue
+      const byNamespace = new Map<string, CompiledPolicy[]>()
+      const global: CompiledPolicy[] = []
+      for (const p of sorted) {
+        this.rank.set(p, this.rank.size)
+        const ns = p.policy.ref.namespace
+        if (ns === undefined) { global.push(p); continue }
+        const list = byNamespace.get(ns) ?? []
+        list.push(p)
+        byNamespace.set(ns, list)
+      }
+      built.push({ tier, policies: sorted, global, byNamespace })
+    }
+    this.tiers = built
   }
 
   planFor (endpoint: PolicyEndpoint): EndpointPlan {
@@ -76,12 +101,15 @@ class Pipeline {
     if (plan === undefined) {
       const ingress: TierPlan[] = []
       const egress: TierPlan[] = []
-      for (const { tier, policies } of this.tiers) {
-        const selected = policies.filter(p => (p.appliesToIngress || p.appliesToEgress) && p.selects(endpoint))
+      for (const t of this.tiers) {
+        // Namespaced policies only select pods of their namespace, so only that namespace's list is tested.
+        const local = endpoint.kind === 'workload' ? t.byNamespace.get(endpoint.namespace) : undefined
+        const candidates = local === undefined ? t.global : [...t.global, ...local].sort((a, b) => (this.rank.get(a) ?? 0) - (this.rank.get(b) ?? 0))
+        const selected = candidates.filter(p => (p.appliesToIngress || p.appliesToEgress) && p.selects(endpoint))
         const inPolicies = selected.filter(p => p.appliesToIngress)
         const outPolicies = selected.filter(p => p.appliesToEgress)
-        if (inPolicies.length > 0) ingress.push({ tier, policies: inPolicies })
-        if (outPolicies.length > 0) egress.push({ tier, policies: outPolicies })
+        if (inPolicies.length > 0) ingress.push({ tier: t.tier, policies: inPolicies })
+        if (outPolicies.length > 0) egress.push({ tier: t.tier, policies: outPolicies })
       }
       plan = { ingress, egress }
       this.plans[endpoint.id] = plan
@@ -90,6 +118,27 @@ class Pipeline {
   }
 
   clearPlans (): void { this.plans = [] }
+}
+
+/** Whether two tier plans evaluate identically (same tiers, same policy objects in the same order). */
+function samePlans (a: readonly TierPlan[], b: readonly TierPlan[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as TierPlan
+    const y = b[i] as TierPlan
+    if (x.tier !== y.tier || x.policies.length !== y.policies.length) return false
+    for (let j = 0; j < x.policies.length; j++) if (x.policies[j] !== y.policies[j]) return false
+  }
+  return true
+}
+
+/** Both pipelines' plans of one endpoint, and whether they coincide per direction. */
+interface PlanPair {
+  readonly enforced: EndpointPlan
+  readonly pending: EndpointPlan
+  /** True when no staged policy changes this endpoint's ingress: the pending verdict is the enforced one. */
+  readonly sameIngress: boolean
+  readonly sameEgress: boolean
 }
 
 const NO_HITS: readonly PolicyHit[] = Object.freeze([])
@@ -153,6 +202,7 @@ export class PolicyEngine {
   private pending: Pipeline = new Pipeline(this.tiers, [])
   private readonly verdictCache: VerdictCache
   private usesSourcePorts = false
+  private planPairs: Array<PlanPair | undefined> = []
   private readonly counters: PolicyEngineStats = { policiesCompiled: 0, policiesReused: 0, verdictCacheHits: 0, verdictCacheMisses: 0, verdictCacheEvictions: 0, selectors: 0 }
 
   constructor (directory: EndpointDirectory, options: PolicyEngineOptions = {}) {
@@ -189,6 +239,7 @@ export class PolicyEngine {
     this.tiers = buildTiers(tiers, policies.map(p => p.ref.tier))
     this.enforced = new Pipeline(this.tiers, compiled.filter(c => !c.policy.staged))
     this.pending = new Pipeline(this.tiers, this.pendingSet(compiled))
+    this.planPairs = []
     this.verdictCache.clear()
   }
 
@@ -208,6 +259,7 @@ export class PolicyEngine {
     this.matchers.reset(directory.entityCount)
     this.enforced.clearPlans()
     this.pending.clearPlans()
+    this.planPairs = []
     this.verdictCache.clear()
   }
 
@@ -254,16 +306,33 @@ export class PolicyEngine {
       dst: this.side(flow.dst, true)
     }
     const unobservable: string[] = []
-    const enforced = this.evaluatePipeline(this.enforced, facts, unobservable)
-    const pending = this.evaluatePipeline(this.pending, facts, unobservable)
-    return { enforced, pending, unobservable }
+    // Egress is evaluated on the source endpoint, ingress on the destination; both must allow. Where no staged
+    // policy touches an end, its pending evaluation is the enforced one and is not repeated.
+    const srcEp = facts.src.endpoint
+    const dstEp = facts.dst.endpoint
+    const srcPlans = srcEp === undefined ? undefined : this.planPair(srcEp)
+    const dstPlans = dstEp === undefined ? undefined : this.planPair(dstEp)
+    const srcEnforced = srcPlans === undefined ? undefined : evaluateEndpoint(srcPlans.enforced.egress, 'egress', facts, srcEp as PolicyEndpoint, unobservable)
+    const dstEnforced = dstPlans === undefined ? undefined : evaluateEndpoint(dstPlans.enforced.ingress, 'ingress', facts, dstEp as PolicyEndpoint, unobservable)
+    const srcPending = srcPlans === undefined ? undefined : srcPlans.sameEgress ? srcEnforced : evaluateEndpoint(srcPlans.pending.egress, 'egress', facts, srcEp as PolicyEndpoint, unobservable)
+    const dstPending = dstPlans === undefined ? undefined : dstPlans.sameIngress ? dstEnforced : evaluateEndpoint(dstPlans.pending.ingress, 'ingress', facts, dstEp as PolicyEndpoint, unobservable)
+    return { enforced: combine(srcEnforced, dstEnforced), pending: combine(srcPending, dstPending), unobservable }
   }
 
-  private evaluatePipeline (pipeline: Pipeline, facts: FlowFacts, unobservable: string[]): PipelineVerdict {
-    // Egress is evaluated on the source endpoint, ingress on the destination; both must allow.
-    const src = facts.src.endpoint === undefined ? undefined : evaluateEndpoint(pipeline.planFor(facts.src.endpoint).egress, 'egress', facts, facts.src.endpoint, unobservable)
-    const dst = facts.dst.endpoint === undefined ? undefined : evaluateEndpoint(pipeline.planFor(facts.dst.endpoint).ingress, 'ingress', facts, facts.dst.endpoint, unobservable)
-    const action = src?.action === 'Deny' || dst?.action === 'Deny' ? 'Deny' : 'Allow'
-    return { action, src: src?.hits ?? NO_HITS, dst: dst?.hits ?? NO_HITS }
+  private planPair (endpoint: PolicyEndpoint): PlanPair {
+    let pair = this.planPairs[endpoint.id]
+    if (pair === undefined) {
+      const enforced = this.enforced.planFor(endpoint)
+      const pending = this.pending.planFor(endpoint)
+      pair = { enforced, pending, sameIngress: samePlans(enforced.ingress, pending.ingress), sameEgress: samePlans(enforced.egress, pending.egress) }
+      this.planPairs[endpoint.id] = pair
+    }
+    return pair
   }
+}
+
+/** A pipeline verdict from the two ends' verdicts: allowed only when both allow. */
+function combine (src: EndpointVerdict | undefined, dst: EndpointVerdict | undefined): PipelineVerdict {
+  const action = src?.action === 'Deny' || dst?.action === 'Deny' ? 'Deny' : 'Allow'
+  return { action, src: src?.hits ?? NO_HITS, dst: dst?.hits ?? NO_HITS }
 }
