@@ -146,5 +146,6 @@ export const ERROR_CODES: Readonly<Record<string, string>> = Object.freeze({
   ERR_TLS_CONFIG: 'a --tls-cert/--tls-key/--tls-ca file cannot be read or used (file and errno), or the combination is incomplete',
   ERR_UNKNOWN_NODE: 'a query names a node the aggregator does not know (NOT_FOUND)',
   ERR_OVERLOADED: 'a server limit was reached (streams, followers, result size) (RESOURCE_EXHAUSTED)',
-  ERR_UNAVAILABLE: 'a service cannot answer now: starting, shutting down, or a node is unreachable (UNAVAILABLE)'
+  ERR_UNAVAILABLE: 'a service cannot answer now: starting, shutting down, or a node is unreachable (UNAVAILABLE)',
+  ERR_LISTEN: 'a server (debug HTTP, node query service) cannot listen on the address given: in use, not local, or not permitted'
 })

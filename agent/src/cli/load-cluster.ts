@@ -1,14 +1,12 @@
 // Shared by the offline commands: read `-f` paths, stop with every error listed when any input is invalid,
 // and build the endpoint directory and the policy engine from what was read.
-import { ShadowflowError, UnknownEndpointError, UsageError } from '../errors.js'
+import { ShadowflowError, UsageError } from '../errors.js'
 import { InventoryDirectory } from '../endpoints/inventory-directory.js'
 import { readResourceFiles } from '../io/read-resource-files.js'
-import type { WorkloadEndpoint } from '../policy/endpoint-model.js'
-import { parseIp } from '../policy/ip-address.js'
 import { normalizePolicies } from '../policy/normalized-policy.js'
-import { PolicyEngine, type FlowEndInput, type StagedMode } from '../policy/policy-engine.js'
+import { PolicyEngine, type StagedMode } from '../policy/policy-engine.js'
 import type { LoadedResource, Tier } from '../policy/resources.js'
-import { editDistance, type FlagSpec } from './args.js'
+import type { FlagSpec } from './args.js'
 import type { CommandIo } from './command.js'
 
 /** The `-f` and `--staged-mode` flags every offline command shares. */
@@ -46,32 +44,5 @@ export async function loadCluster (paths: readonly string[], io: CommandIo, stag
   return { resources, directory, engine }
 }
 
-/** Resolves `ns/pod`, a unique pod name, or an IP address to one end of a flow. */
-export function resolveFlowEnd (text: string, directory: InventoryDirectory): FlowEndInput & { label: string } {
-  const ip = parseIp(text)
-  if (ip !== undefined) {
-    const endpoint = directory.endpointForIp(ip)
-    return { ip, ...(endpoint === undefined ? {} : { endpoint }), label: endpoint === undefined ? text : `${endpointLabel(endpoint)} (${text})` }
-  }
-  const slash = text.indexOf('/')
-  let endpoint: WorkloadEndpoint | undefined
-  if (slash > 0) {
-    endpoint = directory.workload(text.slice(0, slash), text.slice(slash + 1))
-  } else {
-    const candidates = directory.workloads.filter(w => w.name === text)
-    if (candidates.length > 1) throw new UnknownEndpointError(`"${text}" names pods in several namespaces (${candidates.map(c => c.namespace).join(', ')}); write namespace/name`)
-    endpoint = candidates[0]
-  }
-  if (endpoint === undefined) {
-    const names = directory.workloads.map(w => `${w.namespace}/${w.name}`)
-    const hint = names.find(n => editDistance(n, text) <= 2)
-    throw new UnknownEndpointError(`no pod "${text}" in the inventory${hint === undefined ? '' : ` (did you mean "${hint}"?)`}; give namespace/name of a Pod in the -f files, or an IP address`)
-  }
-  const first = endpoint.ips[0]
-  return { endpoint, ...(first === undefined ? {} : { ip: first }), label: endpointLabel(endpoint) }
-}
-
-/** `namespace/name` of a workload, or the host endpoint's name. */
-export function endpointLabel (endpoint: { kind: string, name: string, namespace?: string | undefined }): string {
-  return endpoint.namespace === undefined ? `hep:${endpoint.name}` : `${endpoint.namespace}/${endpoint.name}`
-}
+// Shared with the agent's /debug/explain: the resolution lives with the other endpoint lookups.
+export { endpointLabel, resolveFlowEnd } from '../endpoints/flow-endpoint-resolver.js'

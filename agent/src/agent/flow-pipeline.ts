@@ -1,0 +1,115 @@
+// tap → endpoints → policy → flow logs: the one code path the daemon (`shadowflow agent`) and `shadowflow
+// replay` share. Owns the policy engine, the resolver and the aggregator, applies policy sets atomically, and
+// runs a TapSource to its end, handing out flow logs as intervals close.
+import { FlowEndpointResolver } from '../endpoints/flow-endpoint-resolver.js'
+import { FlowLogAggregator } from '../flows/flow-log-aggregator.js'
+import type { FlowLog } from '../flows/flow-log.js'
+import { PolicyEngine, type StagedMode } from '../policy/policy-engine.js'
+import type { TapSource } from '../tap/tap-source.js'
+import type { PolicySet } from './policy-source.js'
+
+export interface FlowPipelineOptions {
+  nodeName: string
+  /** Every endpoint reports (replay), instead of only this node's. */
+  allLocal: boolean
+  stagedMode: StagedMode
+  intervalSeconds: number
+  maxTrackedFlows: number
+  recentFlows: number
+}
+
+/**
+ * Which clock closes intervals: `wall` (live capture and synthetic records carry the current time) or `event`
+ * (a capture file's records carry capture time: intervals close one interval behind the newest record seen).
+ */
+export type PipelineClock = 'wall' | 'event'
+
+export interface RunOptions {
+  clock: PipelineClock
+  /** Receives flow logs as their intervals close, and everything left when the source ends. */
+  sink: (logs: readonly FlowLog[]) => void
+  /** How often closed intervals are emitted (ms). */
+  tickMs?: number
+  /** After each batch (progress display). */
+  onBatch?: (records: number) => void
+}
+
+/** The evaluation pipeline of one agent. */
+export class FlowPipeline {
+  readonly engine: PolicyEngine
+  readonly aggregator: FlowLogAggregator
+  private resolverInstance: FlowEndpointResolver | undefined
+  private policySet: PolicySet | undefined
+  private newestRecordMs = 0
+  private recordsSeen = 0
+
+  constructor (private readonly options: FlowPipelineOptions) {
+    // Placeholder until the first policy set: an engine over an empty directory evaluates nothing real.
+    const empty = { entitiesForIp: () => [], endpointForIp: () => undefined, namespace: () => undefined, serviceAccount: () => undefined, service: () => undefined, serviceForIp: () => undefined, entityCount: 0 }
+    this.engine = new PolicyEngine(empty, { stagedMode: options.stagedMode })
+    this.aggregator = new FlowLogAggregator(this.engine, { resolve: () => undefined, serviceFor: () => undefined }, {
+      intervalSeconds: options.intervalSeconds,
+      maxTrackedFlows: options.maxTrackedFlows,
+      recentFlows: options.recentFlows
+    })
+  }
+
+  /** Puts a policy/inventory set in force; on failure the previous set is restored and the error rethrown. */
+  apply (set: PolicySet): void {
+    const previous = this.policySet
+    try {
+      this.engine.setDirectory(set.directory)
+      this.engine.setPolicies(set.policies, set.tiers)
+    } catch (error) {
+      if (previous !== undefined) {
+        this.engine.setDirectory(previous.directory)
+        this.engine.setPolicies(previous.policies, previous.tiers)
+      }
+      throw error
+    }
+    this.policySet = set
+    this.resolverInstance = new FlowEndpointResolver(set.directory, { nodeName: this.options.nodeName, allLocal: this.options.allLocal })
+    this.aggregator.setPipeline(this.engine, this.resolverInstance)
+  }
+
+  /** The set in force. */
+  get set (): PolicySet | undefined { return this.policySet }
+
+  get resolver (): FlowEndpointResolver | undefined { return this.resolverInstance }
+
+  /** Records processed so far. */
+  get records (): number { return this.recordsSeen }
+
+  /** Flow logs of the intervals that have closed by the chosen clock. */
+  closeReady (clock: PipelineClock, nowMs = Date.now()): FlowLog[] {
+    if (clock === 'wall') return this.aggregator.closeBefore(nowMs)
+    if (this.newestRecordMs === 0) return []
+    return this.aggregator.closeBefore(this.newestRecordMs - this.aggregator.intervalSeconds * 1000)
+  }
+
+  /** Every open interval's flow logs. */
+  flushAll (): FlowLog[] { return this.aggregator.flushAll() }
+
+  /** Runs `source` until it ends or is closed (then flushes everything). Rejects with the source's error. */
+  async run (source: TapSource, options: RunOptions): Promise<void> {
+    const tick = setInterval(() => {
+      const logs = this.closeReady(options.clock)
+      if (logs.length > 0) options.sink(logs)
+    }, options.tickMs ?? 1000)
+    try {
+      for await (const batch of source) {
+        for (let i = 0; i < batch.count; i++) {
+          const record = batch.record(i)
+          if (record.lastSeenMs > this.newestRecordMs) this.newestRecordMs = record.lastSeenMs
+          this.aggregator.add(record)
+        }
+        this.recordsSeen += batch.count
+        options.onBatch?.(this.recordsSeen)
+      }
+    } finally {
+      clearInterval(tick)
+      const logs = this.flushAll()
+      if (logs.length > 0) options.sink(logs)
+    }
+  }
+}

@@ -1,0 +1,348 @@
+// Flow-log aggregation: intervals, cumulative-counter deltas, both reporters, naming (generateName aggregation,
+// network sets, pub/pvt, services), pending-changed, bounds. A real PolicyEngine over a small cluster in YAML.
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { FlowEndpointResolver, isPrivateAddress } from '../../agent/src/endpoints/flow-endpoint-resolver.js'
+import { InventoryDirectory } from '../../agent/src/endpoints/inventory-directory.js'
+import { isPendingChanged } from '../../agent/src/flows/flow-filter.js'
+import { FlowLogAggregator } from '../../agent/src/flows/flow-log-aggregator.js'
+import type { FlowLog } from '../../agent/src/flows/flow-log.js'
+import { FLOW_STATE, type FlowRecord } from '../../agent/src/flows/flow-record.js'
+import { parseIp } from '../../agent/src/policy/ip-address.js'
+import { normalizePolicies } from '../../agent/src/policy/normalized-policy.js'
+import { parseDocuments } from '../../agent/src/policy/parse-documents.js'
+import { PolicyEngine } from '../../agent/src/policy/policy-engine.js'
+import type { LoadedResource } from '../../agent/src/policy/resources.js'
+import { validateResource } from '../../agent/src/policy/validate-resource.js'
+
+export const CLUSTER_YAML = `
+apiVersion: v1
+kind: Pod
+metadata: { name: web-abc12, generateName: web-, namespace: shop, labels: { app: web, pod-template-hash: abc } }
+spec: { nodeName: node-a, containers: [{ name: web }] }
+status: { podIP: 10.0.1.1 }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: web-def34, generateName: web-, namespace: shop, labels: { app: web, pod-template-hash: def } }
+spec: { nodeName: node-a, containers: [{ name: web }] }
+status: { podIP: 10.0.1.2 }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: redis-0, namespace: db, labels: { app: redis } }
+spec: { nodeName: node-a, containers: [{ name: redis }] }
+status: { podIP: 10.0.2.1 }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: redis-1, namespace: db, labels: { app: redis } }
+spec: { nodeName: node-b, containers: [{ name: redis }] }
+status: { podIP: 10.0.2.2 }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: redis, namespace: db }
+spec: { clusterIP: 10.96.0.10, selector: { app: redis }, ports: [{ name: resp, port: 6379, protocol: TCP }] }
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkSet
+metadata: { name: corp, labels: { zone: corp } }
+spec: { nets: [192.168.0.0/16] }
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkSet
+metadata: { name: corp-lab }
+spec: { nets: [192.168.10.0/24] }
+---
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata: { name: node-a-eth0 }
+spec: { node: node-a, interfaceName: eth0, expectedIPs: [172.18.0.2], profiles: [projectcalico-default-allow] }
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: { name: allow-web, namespace: db }
+spec:
+  order: 100
+  selector: app == 'redis'
+  types: [Ingress]
+  ingress: [{ action: Allow, protocol: TCP, source: { selector: app == 'web', namespaceSelector: all() }, destination: { ports: [6379] } }]
+---
+apiVersion: projectcalico.org/v3
+kind: StagedNetworkPolicy
+metadata: { name: lockdown, namespace: db }
+spec:
+  order: 10
+  selector: app == 'redis'
+  types: [Ingress]
+  ingress: [{ action: Deny, protocol: TCP, destination: { ports: [6379] } }]
+`
+
+export function loadYaml (text: string): LoadedResource[] {
+  const parsed = parseDocuments(text, 'cluster.yaml')
+  assert.deepEqual(parsed.errors.map(e => e.describe()), [])
+  return parsed.documents.map(d => {
+    const r = validateResource(d)
+    if (!r.ok) assert.fail(r.errors.map(e => e.describe()).join('\n'))
+    return { resource: r.resource, origin: { file: 'cluster.yaml', line: d.line } }
+  })
+}
+
+interface Setup { aggregator: FlowLogAggregator, engine: PolicyEngine, resolver: FlowEndpointResolver, directory: InventoryDirectory }
+
+function setup (options: { nodeName?: string, allLocal?: boolean, intervalSeconds?: number, maxTrackedFlows?: number, maxOpenFlowLogs?: number, yaml?: string } = {}): Setup {
+  const resources = loadYaml(options.yaml ?? CLUSTER_YAML)
+  const directory = new InventoryDirectory(resources)
+  const engine = new PolicyEngine(directory)
+  engine.setPolicies(normalizePolicies(resources))
+  const resolver = new FlowEndpointResolver(directory, { nodeName: options.nodeName ?? 'node-a', allLocal: options.allLocal ?? false })
+  const aggregator = new FlowLogAggregator(engine, resolver, {
+    ...(options.intervalSeconds === undefined ? {} : { intervalSeconds: options.intervalSeconds }),
+    ...(options.maxTrackedFlows === undefined ? {} : { maxTrackedFlows: options.maxTrackedFlows }),
+    ...(options.maxOpenFlowLogs === undefined ? {} : { maxOpenFlowLogs: options.maxOpenFlowLogs })
+  })
+  return { aggregator, engine, resolver, directory }
+}
+
+const T0 = 1_700_000_010_000 // ms; inside the 15 s interval [1700000010, 1700000025)
+const T0_INTERVAL = 1_700_000_010
+
+let nextFlowId = 1
+function record (fields: Partial<FlowRecord> & { srcAddr: string, dstAddr: string }): FlowRecord {
+  return {
+    kind: 'end',
+    endReason: 'tcpClosed',
+    family: fields.srcAddr.includes(':') ? 6 : 4,
+    protocol: 6,
+    srcPort: 40000,
+    dstPort: 6379,
+    ifindex: 0,
+    nameId: 0,
+    packetsFwd: 5,
+    bytesFwd: 500,
+    packetsRev: 3,
+    bytesRev: 300,
+    firstSeenMs: T0,
+    lastSeenMs: T0 + 10,
+    flowId: nextFlowId++,
+    tcpFlagsFwd: 0,
+    tcpFlagsRev: 0,
+    state: FLOW_STATE.TCP_SYN | FLOW_STATE.TCP_SYNACK | FLOW_STATE.TCP_COMPLETED,
+    icmpType: 0,
+    icmpCode: 0,
+    fragments: 0,
+    ...fields
+  }
+}
+
+function byReporter (logs: readonly FlowLog[], reporter: 'Src' | 'Dst'): FlowLog[] {
+  return logs.filter(l => l.key.reporter === reporter)
+}
+
+describe('flow-log aggregator', () => {
+  test('a flow between two local pods is reported from both ends with the trace of each end', () => {
+    const { aggregator } = setup()
+    aggregator.add(record({ srcAddr: '10.0.1.1', dstAddr: '10.0.2.1' }))
+    const logs = aggregator.flushAll()
+    assert.equal(logs.length, 2)
+    const [src] = byReporter(logs, 'Src')
+    const [dst] = byReporter(logs, 'Dst')
+    assert.ok(src !== undefined && dst !== undefined)
+    for (const log of [src, dst]) {
+      assert.equal(log.key.sourceName, 'web-*')
+      assert.equal(log.key.sourceNamespace, 'shop')
+      assert.equal(log.key.sourceType, 'WorkloadEndpoint')
+      assert.equal(log.key.destName, 'redis-0')
+      assert.equal(log.key.destNamespace, 'db')
+      assert.equal(log.key.destPort, 6379)
+      assert.equal(log.key.proto, 'tcp')
+      assert.equal(log.startTime, T0_INTERVAL)
+      assert.equal(log.endTime, T0_INTERVAL + 15)
+      assert.equal(log.connectionsStarted, 1)
+      assert.equal(log.connectionsCompleted, 1)
+      assert.equal(log.connectionsLive, 0)
+    }
+    // In/out are seen from the reporting end.
+    assert.deepEqual([src.packetsOut, src.bytesOut, src.packetsIn, src.bytesIn], [5, 500, 3, 300])
+    assert.deepEqual([dst.packetsIn, dst.bytesIn, dst.packetsOut, dst.bytesOut], [5, 500, 3, 300])
+    // Source end: no egress policy, the namespace profile allows; unchanged by the staged ingress policy.
+    assert.deepEqual(src.key.policies.enforced.map(h => `${h.kind}:${h.name}:${h.action}`), ['Profile:kns.shop:Allow'])
+    assert.equal(src.key.action, 'Allow')
+    assert.equal(isPendingChanged(src.key), false)
+    // Destination end: allowed by allow-web, denied by the staged lockdown in the pending pipeline.
+    assert.deepEqual(dst.key.policies.enforced.map(h => `${h.kind}:${h.name}:${h.action}`), ['CalicoNetworkPolicy:allow-web:Allow'])
+    assert.deepEqual(dst.key.policies.pending.map(h => `${h.kind}:${h.name}:${h.action}`), ['StagedNetworkPolicy:lockdown:Deny'])
+    assert.equal(dst.key.action, 'Allow')
+    assert.equal(isPendingChanged(dst.key), true)
+  })
+
+  test('a flow with one local end is reported only by that end; no local end is counted and skipped', () => {
+    const { aggregator } = setup()
+    aggregator.add(record({ srcAddr: '10.0.1.1', dstAddr: '10.0.2.2' })) // redis-1 is on node-b
+    aggregator.add(record({ srcAddr: '10.0.2.2', dstAddr: '10.0.1.1', dstPort: 8080 }))
+    aggregator.add(record({ srcAddr: '8.8.8.8', dstAddr: '10.0.2.2' }))
+    const logs = aggregator.flushAll()
+    assert.deepEqual(logs.map(l => `${l.key.reporter}:${l.key.sourceName}->${l.key.destName}`).sort(), ['Dst:redis-1->web-*', 'Src:web-*->redis-1'])
+    assert.equal(aggregator.stats().drops.notLocal, 1)
+  })
+
+  test('in replay (allLocal) every endpoint reports, so both ends appear for pods of any node', () => {
+    const { aggregator } = setup({ allLocal: true, nodeName: 'elsewhere' })
+    aggregator.add(record({ srcAddr: '10.0.1.1', dstAddr: '10.0.2.2' }))
+    assert.deepEqual(aggregator.flushAll().map(l => l.key.reporter).sort(), ['Dst', 'Src'])
+  })
+
+  test('cumulative counters fold as deltas, split over the intervals they were seen in; live connections per interval', () => {
+    const { aggregator } = setup()
+    const flowId = 9001
+    const base = { srcAddr: '10.0.1.1', dstAddr: '10.0.2.2', flowId }
+    aggregator.add(record({ ...base, kind: 'start', endReason: 'none', packetsFwd: 1, bytesFwd: 60, packetsRev: 0, bytesRev: 0, lastSeenMs: T0, state: FLOW_STATE.TCP_SYN }))
+    aggregator.add(record({ ...base, kind: 'update', endReason: 'none', packetsFwd: 4, bytesFwd: 400, packetsRev: 2, bytesRev: 200, lastSeenMs: T0 + 5000, state: FLOW_STATE.TCP_SYN | FLOW_STATE.TCP_SYNACK }))
+    aggregator.add(record({ ...base, kind: 'end', packetsFwd: 6, bytesFwd: 700, packetsRev: 5, bytesRev: 650, lastSeenMs: T0 + 20_000 }))
+    const logs = aggregator.flushAll()
+    assert.equal(logs.length, 2)
+    const [first, second] = logs as [FlowLog, FlowLog]
+    assert.equal(first.startTime, T0_INTERVAL)
+    assert.equal(second.startTime, T0_INTERVAL + 15)
+    assert.deepEqual([first.packetsOut, first.bytesOut, first.packetsIn, first.bytesIn], [4, 400, 2, 200])
+    assert.deepEqual([second.packetsOut, second.bytesOut, second.packetsIn, second.bytesIn], [2, 300, 3, 450])
+    assert.deepEqual([first.connectionsStarted, first.connectionsCompleted, first.connectionsLive], [1, 0, 1])
+    assert.deepEqual([second.connectionsStarted, second.connectionsCompleted, second.connectionsLive], [0, 1, 0])
+    assert.equal(aggregator.stats().trackedFlows, 0, 'an ended flow forgets its last-seen counters')
+  })
+
+  test('closeBefore emits only finished intervals; a record for an emitted interval goes to the oldest open one', () => {
+    const { aggregator } = setup()
+    aggregator.add(record({ srcAddr: '10.0.1.1', dstAddr: '10.0.2.2', lastSeenMs: T0 }))
+    aggregator.add(record({ srcAddr: '10.0.1.1', dstAddr: '10.0.2.2', lastSeenMs: T0 + 15_000 }))
+    const closed = aggregator.closeBefore(T0 + 15_000)
+    assert.deepEqual(closed.map(l => l.startTime), [T0_INTERVAL])
+    // A straggler of the first interval must not produce a second flow log with the same key and start time.
+    aggregator.add(record({ srcAddr: '10.0.1.1', dstAddr: '10.0.2.2', lastSeenMs: T0 + 1 }))
+    const rest = aggregator.flushAll()
+    assert.deepEqual(rest.map(l => [l.startTime, l.connectionsStarted]), [[T0_INTERVAL + 15, 2]])
+    assert.equal(aggregator.stats().late, 1)
+  })
+
+  test('intervals are configurable in multiples of 15 s', () => {
+    const { aggregator } = setup({ intervalSeconds: 60 })
+    aggregator.add(record({ srcAddr: '10.0.1.1', dstAddr: '10.0.2.2', lastSeenMs: 1_700_000_050_000 }))
+    const [log] = aggregator.flushAll()
+    assert.equal(log?.startTime, 1_700_000_040)
+    assert.equal(log?.endTime, 1_700_000_100)
+    assert.throws(() => setup({ intervalSeconds: 20 }), /multiple of 15/)
+  })
+
+  test('pods of one generateName aggregate under `name-*` and keep only the labels they share', () => {
+    const { aggregator } = setup()
+    aggregator.add(record({ srcAddr: '10.0.1.1', dstAddr: '10.0.2.2' }))
+    aggregator.add(record({ srcAddr: '10.0.1.2', dstAddr: '10.0.2.2' }))
+    const logs = aggregator.flushAll()
+    assert.equal(logs.length, 1)
+    const [log] = logs as [FlowLog]
+    assert.equal(log.key.sourceName, 'web-*')
+    assert.equal(log.packetsOut, 10)
+    assert.equal(log.connectionsStarted, 2)
+    assert.ok(log.sourceLabels.includes('app=web'))
+    assert.ok(!log.sourceLabels.some(l => l.startsWith('pod-template-hash=')), 'labels that differ between the pods are dropped')
+  })
+
+  test('remote ends are named by network set (longest prefix), else pub/pvt; cluster IPs fill the service fields', () => {
+    const { aggregator } = setup()
+    const cases: Array<[string, string, string]> = [
+      ['192.168.10.5', 'corp-lab', 'NetworkSet'],
+      ['192.168.20.1', 'corp', 'NetworkSet'],
+      ['8.8.8.8', 'pub', 'Network'],
+      ['10.99.0.1', 'pvt', 'Network'],
+      ['172.18.0.2', 'node-a-eth0', 'HostEndpoint']
+    ]
+    for (const [ip] of cases) aggregator.add(record({ srcAddr: '10.0.1.1', dstAddr: ip, dstPort: 443 }))
+    aggregator.add(record({ srcAddr: '10.0.1.1', dstAddr: '10.96.0.10', dstPort: 6379 }))
+    const logs = byReporter(aggregator.flushAll(), 'Src')
+    for (const [ip, name, type] of cases) {
+      const log = logs.find(l => l.key.destName === name)
+      assert.ok(log !== undefined, `${ip} should be named ${name}`)
+      assert.equal(log.key.destType, type)
+      assert.equal(log.key.destServiceName, '')
+    }
+    const viaService = logs.find(l => l.key.destServiceName === 'redis')
+    assert.ok(viaService !== undefined)
+    assert.deepEqual([viaService.key.destName, viaService.key.destServiceNamespace, viaService.key.destServicePortName, viaService.key.destServicePort], ['pvt', 'db', 'resp', 6379])
+  })
+
+  test('private ranges: RFC 1918, shared, loopback, link-local, ULA', () => {
+    for (const ip of ['10.1.2.3', '172.31.255.255', '192.168.1.1', '100.64.0.1', '127.0.0.1', '169.254.1.1', 'fd00::1', 'fe80::1', '::1']) {
+      assert.equal(isPrivateAddress(parseIp(ip)!), true, ip)
+    }
+    for (const ip of ['8.8.8.8', '172.32.0.1', '11.0.0.1', '2606:4700::1111']) assert.equal(isPrivateAddress(parseIp(ip)!), false, ip)
+  })
+
+  test('host endpoints of this node report; ICMP and UDP keys; non-TCP connections start with the first record', () => {
+    const { aggregator } = setup()
+    aggregator.add(record({ srcAddr: '172.18.0.2', dstAddr: '8.8.8.8', protocol: 17, dstPort: 53, state: 0 }))
+    aggregator.add(record({ srcAddr: '10.0.1.1', dstAddr: '8.8.4.4', protocol: 1, srcPort: 7, dstPort: 7, icmpType: 8, state: 0 }))
+    const logs = aggregator.flushAll()
+    const udp = logs.find(l => l.key.proto === 'udp')
+    const icmp = logs.find(l => l.key.proto === 'icmp')
+    assert.equal(udp?.key.sourceType, 'HostEndpoint')
+    assert.equal(udp?.key.destPort, 53)
+    assert.equal(udp?.connectionsStarted, 1)
+    assert.equal(icmp?.key.destPort, 0, 'ICMP has no port (the echo id is not one)')
+  })
+
+  test('a TCP flow first seen mid-stream starts no connection', () => {
+    const { aggregator } = setup()
+    aggregator.add(record({ srcAddr: '10.0.1.1', dstAddr: '10.0.2.2', state: FLOW_STATE.MIDSTREAM, kind: 'update', endReason: 'none' }))
+    const [log] = aggregator.flushAll()
+    assert.deepEqual([log?.connectionsStarted, log?.connectionsCompleted, log?.connectionsLive], [0, 0, 1])
+  })
+
+  test('last-seen counters are bounded; an eviction is counted', () => {
+    const { aggregator } = setup({ maxTrackedFlows: 2 })
+    for (let i = 0; i < 3; i++) aggregator.add(record({ srcAddr: '10.0.1.1', dstAddr: '10.0.2.2', kind: 'update', endReason: 'none', srcPort: 40000 + i }))
+    const stats = aggregator.stats()
+    assert.equal(stats.trackedFlows, 2)
+    assert.equal(stats.drops.trackedFlowEvicted, 1)
+  })
+
+  test('open flow logs are bounded; what does not fit is counted', () => {
+    const { aggregator } = setup({ maxOpenFlowLogs: 1 })
+    aggregator.add(record({ srcAddr: '10.0.1.1', dstAddr: '10.0.2.2' }))
+    aggregator.add(record({ srcAddr: '10.0.1.1', dstAddr: '8.8.8.8' }))
+    assert.equal(aggregator.flushAll().length, 1)
+    assert.equal(aggregator.stats().drops.flowLogOverflow, 1)
+  })
+
+  test('a new pipeline (policy reload) re-evaluates flows on their next record', () => {
+    const s = setup()
+    const flowId = 777
+    s.aggregator.add(record({ srcAddr: '10.0.1.1', dstAddr: '10.0.2.1', flowId, kind: 'update', endReason: 'none' }))
+    const withoutPolicies = new PolicyEngine(s.directory)
+    s.aggregator.setPipeline(withoutPolicies, s.resolver)
+    s.aggregator.add(record({ srcAddr: '10.0.1.1', dstAddr: '10.0.2.1', flowId, packetsFwd: 9 }))
+    const dst = byReporter(s.aggregator.flushAll(), 'Dst')
+    assert.deepEqual(dst.map(l => l.key.policies.enforced[0]?.name).sort(), ['allow-web', 'kns.db'])
+    assert.equal(dst.reduce((n, l) => n + l.packetsIn, 0), 9, 'deltas continue across the reload')
+    assert.equal(s.aggregator.stats().evaluations, 2)
+  })
+
+  test('recent raw flows carry both verdicts and latest counters', () => {
+    const { aggregator } = setup()
+    aggregator.add(record({ srcAddr: '10.0.1.1', dstAddr: '10.0.2.1' }))
+    const raw = aggregator.recent?.since(0).map(e => e.item) ?? []
+    assert.equal(raw.length, 1)
+    assert.equal(raw[0]?.enforcedAction, 'Allow')
+    assert.equal(raw[0]?.pendingAction, 'Deny')
+    assert.equal(raw[0]?.endReason, 'tcpClosed')
+    assert.equal(raw[0]?.packetsForward, 5)
+  })
+
+  test('the resolver caches addresses and never throws on bad input', () => {
+    const { resolver } = setup()
+    assert.equal(resolver.resolve('not-an-ip'), undefined)
+    assert.equal(resolver.resolve('10.0.1.1'), resolver.resolve('10.0.1.1'))
+    assert.equal(resolver.resolve('10.0.1.1')?.local, true)
+    assert.equal(resolver.resolve('10.0.2.2')?.local, false)
+  })
+})
