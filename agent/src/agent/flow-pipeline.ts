@@ -32,6 +32,11 @@ export interface RunOptions {
   tickMs?: number
   /** After each batch (progress display). */
   onBatch?: (records: number) => void
+  /**
+   * `now` shifts a capture's timestamps so its first record happens now (demos and tests of old captures
+   * against an aggregator whose retention window is the last hour); `capture` (default) keeps them.
+   */
+  captureClock?: 'capture' | 'now'
 }
 
 /** The evaluation pipeline of one agent. */
@@ -96,10 +101,13 @@ export class FlowPipeline {
       const logs = this.closeReady(options.clock)
       if (logs.length > 0) options.sink(logs)
     }, options.tickMs ?? 1000)
+    let shiftMs: number | undefined = options.captureClock === 'now' ? undefined : 0
     try {
       for await (const batch of source) {
         for (let i = 0; i < batch.count; i++) {
           const record = batch.record(i)
+          shiftMs ??= Date.now() - record.firstSeenMs
+          if (shiftMs !== 0) { record.firstSeenMs += shiftMs; record.lastSeenMs += shiftMs }
           if (record.lastSeenMs > this.newestRecordMs) this.newestRecordMs = record.lastSeenMs
           this.aggregator.add(record)
         }

@@ -165,7 +165,7 @@ export class NodeAgent {
     this.tapState = 'open'
     const clock: PipelineClock = parseTapSourceSpec(config.source).kind === 'pcap-file' ? 'event' : 'wall'
     this.log.info({ source: config.source, node: config.nodeName, debug: this.addresses.debug, query: this.addresses.query, aggregator: config.aggregator }, 'agent started')
-    this.running = this.pipeline.run(this.source, { clock, sink: logs => { this.emit(logs) } }).then(() => {
+    this.running = this.pipeline.run(this.source, { clock, captureClock: config.captureClock, sink: logs => { this.emit(logs) } }).then(() => {
       this.lastTapStats = this.tapStats()
       if (this.tapState === 'open') {
         this.tapState = 'ended'

@@ -15,6 +15,7 @@ export interface AgentConfig {
   readonly filenames: readonly string[]
   readonly stagedMode: 'calico' | 'replace'
   readonly localEndpoints: 'node' | 'all'
+  readonly captureClock: 'capture' | 'now'
   readonly aggregator: string
   readonly queryListen: string
   readonly queryAdvertise: string
@@ -79,6 +80,7 @@ export const CONFIG_FIELDS: readonly ConfigField[] = Object.freeze([
   { key: 'source', flag: 'source', kind: { type: 'string', required: true }, default: () => '', help: 'tap source: pcap:IFACE[,…] (globs: pcap:cali*), pcap-file:PATH, synthetic:FLOWS,RATE' },
   { key: 'filenames', flag: 'filename', short: 'f', kind: { type: 'list', required: true }, default: () => [], help: 'policy and inventory files or directories (watched; repeatable; comma-separated in the file and env)' },
   { key: 'stagedMode', flag: 'staged-mode', kind: { type: 'enum', values: ['calico', 'replace'] }, default: () => 'calico', help: 'calico: staged policies are added to the pending set; replace: Set replaces and Delete removes the enforced policy' },
+  { key: 'captureClock', flag: 'capture-clock', kind: { type: 'enum', values: ['capture', 'now'] }, default: () => 'capture', help: 'pcap-file: capture keeps the capture\'s timestamps as the flow clock; now shifts them so the first packet happens now' },
   { key: 'localEndpoints', flag: 'local-endpoints', kind: { type: 'enum', values: ['node', 'all'] }, default: () => 'node', help: 'node: report flows of this node\'s endpoints; all: treat every endpoint as local (replays, tests)' },
   { key: 'aggregator', flag: 'aggregator', kind: { type: 'address', allowEmpty: true }, default: () => '', help: 'aggregator host:port to stream flow logs to (empty: no export)' },
   { key: 'queryListen', flag: 'query-listen', kind: { type: 'address', allowEmpty: true }, default: () => '127.0.0.1:9098', help: 'listen address of the node query service shadowflow.v1.NodeFlows (empty: off)' },
