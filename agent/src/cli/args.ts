@@ -2,6 +2,7 @@
 // with a "did you mean", values are checked where they are read. (node:util parseArgs has no repeatable
 // string option with a "did you mean", and its errors are not ours.)
 import { UsageError } from '../errors.js'
+import { closestName } from '../text/closest-name.js'
 
 /** How one flag is spelled and whether it takes a value or repeats. */
 export interface FlagSpec {
@@ -25,34 +26,6 @@ export interface ParsedArgs {
   positionals: string[]
 }
 
-function closest (word: string, candidates: readonly string[]): string | undefined {
-  // An abbreviation names its flag better than the nearest spelling does (--prot → --protocol, not --port).
-  const prefixed = candidates.filter(c => c.startsWith(word))
-  if (prefixed.length === 1) return prefixed[0]
-  let best: string | undefined
-  let bestDistance = Infinity
-  for (const c of candidates) {
-    const d = editDistance(word, c)
-    if (d < bestDistance) { bestDistance = d; best = c }
-  }
-  return bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined
-}
-
-/** Levenshtein distance, for "did you mean" suggestions. */
-export function editDistance (a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i)
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0] ?? 0
-    row[0] = i
-    for (let j = 1; j <= b.length; j++) {
-      const current = row[j] ?? 0
-      row[j] = Math.min((row[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1))
-      previous = current
-    }
-  }
-  return row[b.length] ?? 0
-}
-
 /** Parses `argv` against `specs`; throws UsageError naming the bad flag. `--` ends flag parsing. */
 export function parseArgs (argv: readonly string[], specs: readonly FlagSpec[]): ParsedArgs {
   const byLong = new Map(specs.map(s => [s.name, s]))
@@ -68,7 +41,7 @@ export function parseArgs (argv: readonly string[], specs: readonly FlagSpec[]):
     const key = long ? arg.slice(2, eq > 0 ? eq : undefined) : arg.slice(1, 2)
     const spec = long ? byLong.get(key) : byShort.get(key)
     if (spec === undefined) {
-      const hint = closest(key, [...byLong.keys()])
+      const hint = closestName(key, [...byLong.keys()], { preferPrefix: true })
       throw new UsageError(`unknown option ${long ? '--' : '-'}${key}${hint === undefined ? '' : ` (did you mean --${hint}?)`}`)
     }
     if (spec.type === 'boolean') {

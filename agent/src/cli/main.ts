@@ -3,7 +3,7 @@
 // input error, 70 an internal bug.
 import { ShadowflowError } from '../errors.js'
 import type { Command, CommandIo } from './command.js'
-import { editDistance } from './args.js'
+import { closestName } from '../text/closest-name.js'
 import { COMMANDS } from './commands/index.js'
 
 function topLevelHelp (): string {
@@ -33,7 +33,7 @@ export async function runCli (argv: readonly string[], io: CommandIo = processIo
   }
   const command: Command | undefined = COMMANDS.find(c => c.name === name)
   if (command === undefined) {
-    const hint = COMMANDS.map(c => c.name).find(n => editDistance(n, name) <= 2)
+    const hint = closestName(name, COMMANDS.map(c => c.name), { preferPrefix: true, maxDistance: 2 })
     io.stderr.write(`shadowflow: unknown command "${name}"${hint === undefined ? '' : ` (did you mean "${hint}"?)`}; see shadowflow --help\n`)
     return 2
   }

@@ -6,7 +6,12 @@ import { readFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { isMap, isScalar, LineCounter, parseDocument } from 'yaml'
 import { ConfigInvalidError } from '../errors.js'
-import { closestName } from './closest-name.js'
+import { closestName as closestNameIn } from '../text/closest-name.js'
+
+/** Config keys, variables and enum values: case aside, a unique prefix wins. */
+function closestName (word: string, candidates: readonly string[]): string | undefined {
+  return closestNameIn(word, candidates, { ignoreCase: true, preferPrefix: true })
+}
 
 /** The agent's settings (see CONFIG_FIELDS for flags, variables and defaults). */
 export interface AgentConfig {
@@ -32,6 +37,8 @@ export interface AgentConfig {
   readonly recentFlows: number
   readonly watchFiles: boolean
   readonly watchPollSeconds: number
+  readonly kubernetes: boolean
+  readonly kubeconfig: string
 }
 
 type Kind =
@@ -97,7 +104,9 @@ export const CONFIG_FIELDS: readonly ConfigField[] = Object.freeze([
   { key: 'maxTrackedFlows', flag: 'max-tracked-flows', kind: { type: 'int', min: 1, max: 1 << 26 }, default: () => 262144, help: 'bound of per-flow last-seen counters (evictions counted)' },
   { key: 'recentFlows', flag: 'recent-flows', kind: { type: 'int', min: 0, max: 1 << 22 }, default: () => 4096, help: 'capacity of each recent-flows ring of the query service (raw flows, flow logs)' },
   { key: 'watchFiles', flag: 'watch', kind: { type: 'bool' }, default: () => true, help: 'reload -f files when they change (fs.watch and a periodic check)' },
-  { key: 'watchPollSeconds', flag: 'watch-poll', kind: { type: 'int', min: 1, max: 3600 }, default: () => 5, help: 'period of the file check that backs up fs.watch, in seconds' }
+  { key: 'watchPollSeconds', flag: 'watch-poll', kind: { type: 'int', min: 1, max: 3600 }, default: () => 5, help: 'period of the file check that backs up fs.watch, in seconds' },
+  { key: 'kubernetes', flag: 'kubernetes', kind: { type: 'bool' }, default: () => false, help: 'read policy and inventory from the Kubernetes API (watched) instead of -f files' },
+  { key: 'kubeconfig', flag: 'kubeconfig', kind: { type: 'string' }, default: () => '', help: 'kubeconfig file for --kubernetes (empty: the in-cluster service account)' }
 ] satisfies ConfigField[])
 
 /** `SHADOWFLOW_NODE_NAME` for `nodeName`. */
@@ -201,14 +210,19 @@ export async function loadAgentConfig (sources: ConfigSources = {}): Promise<Age
     else values.set(field.key, value)
   }
 
+  const kubernetes = values.get('kubernetes') === true
   for (const field of CONFIG_FIELDS) {
     const v = values.get(field.key)
+    // --kubernetes replaces -f: policy and inventory come from the API.
+    if (field.key === 'filenames' && kubernetes) continue
     const required = (field.kind.type === 'string' || field.kind.type === 'list') && field.kind.required === true
     if (required && (v === '' || (Array.isArray(v) && v.length === 0))) {
       problems.push(`${field.key}: required (--${field.flag}, ${envName(field.key)} or "${field.key}" in the config file)`)
     }
   }
   if ((values.get('tlsCert') === '') !== (values.get('tlsKey') === '')) problems.push('tlsCert and tlsKey: give both or neither')
+  if (kubernetes && (values.get('filenames') as readonly string[]).length > 0) problems.push('filenames and kubernetes: policy comes from -f files or from the Kubernetes API, give one of them')
+  if (!kubernetes && values.get('kubeconfig') !== '') problems.push('kubeconfig: only used with --kubernetes')
 
   if (problems.length > 0) {
     throw new ConfigInvalidError(`${problems.length} problem${problems.length === 1 ? '' : 's'} in the configuration:\n  ${problems.join('\n  ')}`)

@@ -8,7 +8,7 @@ import type { PolicyEndpoint, WorkloadEndpoint } from '../policy/endpoint-model.
 import { cidrContains, parseCidr, parseIp, type Cidr, type IpAddress } from '../policy/ip-address.js'
 import type { FlowEndInput } from '../policy/policy-engine.js'
 import type { Labels } from '../policy/resources.js'
-import { editDistance } from '../cli/args.js'
+import { closestName } from '../text/closest-name.js'
 import type { InventoryDirectory } from './inventory-directory.js'
 
 /** Ranges Felix reports as `pvt`: RFC 1918, shared address space (RFC 6598), loopback, link-local, ULA (RFC 4193). */
@@ -105,7 +105,7 @@ export function resolveFlowEnd (text: string, directory: InventoryDirectory): Fl
   }
   if (endpoint === undefined) {
     const names = directory.workloads.map(w => `${w.namespace}/${w.name}`)
-    const hint = names.find(n => editDistance(n, text) <= 2)
+    const hint = closestName(text, names, { maxDistance: 2 })
     throw new UnknownEndpointError(`no pod "${text}" in the inventory${hint === undefined ? '' : ` (did you mean "${hint}"?)`}; give namespace/name of a Pod in the -f files, or an IP address`)
   }
   const first = endpoint.ips[0]

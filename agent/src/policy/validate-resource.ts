@@ -3,6 +3,7 @@
 // validator.go and Kubernetes' ValidateNetworkPolicySpec), and strict only on the fields shadowflow reads for the
 // inventory kinds (Pod, Service, Namespace, ServiceAccount), so real `kubectl get -o yaml` dumps are accepted.
 // Every error carries file, the line of the offending field and its path; a document's errors are all reported.
+import { closestName } from '../text/closest-name.js'
 import { ResourceInvalidError, SelectorSyntaxError } from '../errors.js'
 import { cidrCovers, parseCidr, parseIp, type Cidr } from './ip-address.js'
 import { describeType, formatFieldPath, type FieldPath, type ParsedDocument } from './parse-documents.js'
@@ -63,35 +64,10 @@ function quote (value: unknown): string {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// "Did you mean": optimal-string-alignment distance, so transpositions ("ingerss") count as one edit.
-
-function editDistance (a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)))
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const row = d[i] as number[]
-      const prev = d[i - 1] as number[]
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1
-      let best = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + cost)
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, ((d[i - 2] as number[])[j - 2] as number) + 1)
-      row[j] = best
-    }
-  }
-  return (d[a.length] as number[])[b.length] as number
-}
+// "Did you mean": at most a third of the word (1–3 edits) may differ, case aside.
 
 function closest (word: string, candidates: readonly string[]): string | undefined {
-  const lower = word.toLowerCase()
-  const sameCase = candidates.find(x => x.toLowerCase() === lower)
-  if (sameCase !== undefined) return sameCase
-  const limit = Math.max(1, Math.min(3, Math.floor(word.length / 3)))
-  let best: string | undefined
-  let bestDistance = Infinity
-  for (const candidate of candidates) {
-    const distance = editDistance(lower, candidate.toLowerCase())
-    if (distance <= limit && distance < bestDistance) { best = candidate; bestDistance = distance }
-  }
-  return best
+  return closestName(word, candidates, { ignoreCase: true, maxDistance: Math.max(1, Math.min(3, Math.floor(word.length / 3))) })
 }
 
 function didYouMean (word: string, candidates: readonly string[]): string {
