@@ -22,7 +22,7 @@ FlowTable::FlowTable(const FlowTableOptions& options, RecordSink* sink) : option
   if (options_.max_flows == 0) options_.max_flows = 1;
   uint32_t cap = 16;
   while (cap < options_.max_flows * 2u && cap < 0x80000000u) cap <<= 1;  // load factor <= 0.5
-  slots_.assign(cap, kNil);
+  slots_.assign(cap, kEmptySlot);
   slot_mask_ = cap - 1;
   frags_.assign(kFragSlots, FragSlot{});
 }
@@ -40,10 +40,11 @@ uint32_t FlowTable::Hash(const Key& key) {
 
 uint32_t FlowTable::Find(const Key& key, uint32_t hash) const {
   for (uint32_t s = hash & slot_mask_;; s = (s + 1) & slot_mask_) {
-    const uint32_t idx = slots_[s];
-    if (idx == kNil) return kNil;
-    const Entry& e = entries_[idx];
-    if (e.hash == hash && std::memcmp(&e.key, &key, sizeof(Key)) == 0) return idx;
+    const uint64_t slot = slots_[s];
+    if (slot == kEmptySlot) return kNil;
+    if (static_cast<uint32_t>(slot >> 32) != hash) continue;
+    const uint32_t idx = static_cast<uint32_t>(slot);
+    if (std::memcmp(&entries_[idx].key, &key, sizeof(Key)) == 0) return idx;
   }
 }
 
@@ -102,20 +103,20 @@ void FlowTable::Remove(uint32_t i) {
   e.list = kListNone;
   // Backward-shift deletion keeps linear probing correct without tombstones.
   uint32_t s = e.hash & slot_mask_;
-  while (slots_[s] != i) s = (s + 1) & slot_mask_;
+  while (static_cast<uint32_t>(slots_[s]) != i || slots_[s] == kEmptySlot) s = (s + 1) & slot_mask_;
   uint32_t hole = s;
   for (uint32_t n = (hole + 1) & slot_mask_;; n = (n + 1) & slot_mask_) {
-    const uint32_t idx = slots_[n];
-    if (idx == kNil) break;
-    const uint32_t home = entries_[idx].hash & slot_mask_;
+    const uint64_t slot = slots_[n];
+    if (slot == kEmptySlot) break;
+    const uint32_t home = static_cast<uint32_t>(slot >> 32) & slot_mask_;
     // Move idx into the hole if its home position is not cyclically in (hole, n].
     const bool between = hole <= n ? (home > hole && home <= n) : (home > hole || home <= n);
     if (!between) {
-      slots_[hole] = idx;
+      slots_[hole] = slot;
       hole = n;
     }
   }
-  slots_[hole] = kNil;
+  slots_[hole] = kEmptySlot;
   free_.push_back(i);
   live_count_--;
 }
@@ -181,8 +182,8 @@ uint32_t FlowTable::Create(const Key& key, uint32_t hash, const ParsedPacket& p,
   }
   // Insert into the hash table (the key is known to be absent).
   uint32_t s = hash & slot_mask_;
-  while (slots_[s] != kNil) s = (s + 1) & slot_mask_;
-  slots_[s] = i;
+  while (slots_[s] != kEmptySlot) s = (s + 1) & slot_mask_;
+  slots_[s] = (static_cast<uint64_t>(hash) << 32) | i;
   PushFront(live_, i);
   if (options_.active_timeout_ns != 0) ExportPushBack(i);
   live_count_++;

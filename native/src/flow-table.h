@@ -113,7 +113,10 @@ class FlowTable {
   FlowTableCounters counters_;
   std::vector<Entry> entries_;     // grows to max_flows, never beyond
   std::vector<uint32_t> free_;     // free entry indices
-  std::vector<uint32_t> slots_;    // open addressing, linear probing, entry index or kNil
+  // Open addressing, linear probing. A slot holds (hash << 32 | entry index), or kEmptySlot; keeping the hash in
+  // the slot lets probes skip non-matching entries without touching them (entries are cold in cache).
+  static constexpr uint64_t kEmptySlot = ~0ull;
+  std::vector<uint64_t> slots_;
   uint32_t slot_mask_;
   List live_;                      // most recently seen first
   List closing_;                   // earliest deadline first
