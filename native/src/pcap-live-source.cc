@@ -201,6 +201,9 @@ class PcapLiveTap : public Tap {
       pcap_close(p);
       return false;
     }
+    // On `any`, ask for LINUX_SLL2 (libpcap defaults to SLL v1), whose header carries the interface index, so a
+    // packet seen on two interfaces makes two flows instead of double counts in one.
+    if (name == "any") pcap_set_datalink(p, kLinkSll2);
     if (!live_.filter.empty()) {
       bpf_program prog;
       if (pcap_compile(p, &prog, live_.filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
