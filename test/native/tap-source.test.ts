@@ -6,7 +6,11 @@ import { describe, test } from 'node:test'
 import { ERROR_CODES } from '../../agent/src/errors.js'
 import { loadNativeAddon } from '../../agent/src/tap/native-addon.js'
 import { openTapSource } from '../../agent/src/tap/native-tap-source.js'
-import { formatIpv6, RECORD_LAYOUT_VERSION, RECORD_SIZE } from '../../agent/src/tap/record-layout.js'
+import fc from 'fast-check'
+
+import {
+  allocateBatchBuffer, BATCH_HEADER_SIZE, BATCH_MAGIC, formatIpv6, OFFSET, RECORD_LAYOUT_VERSION, RECORD_SIZE, RecordDecoder
+} from '../../agent/src/tap/record-layout.js'
 import { parseTapSourceSpec, validateTapSourceOptions } from '../../agent/src/tap/tap-source-spec.js'
 import { collect } from './helpers/collect.js'
 
@@ -61,6 +65,49 @@ describe('tap source strings and options', () => {
     assert.equal(formatIpv6(b('fe80 0000 0000 0000 0001 0000 0000 0002'), 0), 'fe80::1:0:0:2')
     assert.equal(formatIpv6(b('2001 0db8 0000 0001 0001 0001 0001 0001'), 0), '2001:db8:0:1:1:1:1:1')
     assert.equal(formatIpv6(b('0000 0000 0000 0000 0000 ffff c000 0201'), 0), '::ffff:192.0.2.1')
+  })
+})
+
+describe('record decoder', () => {
+  test('decodes every field at its documented offset, IPv4 text forms included (cache collisions too)', () => {
+    fc.assert(fc.property(fc.array(fc.tuple(fc.ipV4(), fc.ipV4(), fc.integer({ min: 0, max: 65535 }), fc.nat(2 ** 40)), { minLength: 1, maxLength: 64 }), rows => {
+      const buf = allocateBatchBuffer(rows.length)
+      const view = new DataView(buf.buffer)
+      view.setUint32(0, BATCH_MAGIC, true)
+      view.setUint16(4, RECORD_LAYOUT_VERSION, true)
+      view.setUint16(6, RECORD_SIZE, true)
+      view.setUint32(8, rows.length, true)
+      rows.forEach(([src, dst, port, bytes], i) => {
+        const base = BATCH_HEADER_SIZE + i * RECORD_SIZE
+        buf[base + OFFSET.kind] = 3
+        buf[base + OFFSET.endReason] = 1
+        buf[base + OFFSET.family] = 4
+        buf[base + OFFSET.protocol] = 17
+        buf.set(src.split('.').map(Number), base + OFFSET.srcAddr)
+        buf.set(dst.split('.').map(Number), base + OFFSET.dstAddr)
+        view.setUint16(base + OFFSET.dstPort, port, true)
+        view.setBigUint64(base + OFFSET.bytesFwd, BigInt(bytes), true)
+        view.setBigUint64(base + OFFSET.lastSeenNs, 1_700_000_000_123_456_789n, true)
+        view.setUint32(base + OFFSET.nameId, i, true)
+      })
+      const d = new RecordDecoder(buf)
+      assert.equal(d.count(), rows.length)
+      rows.forEach(([src, dst, port, bytes], i) => {
+        const r = d.record(i)
+        assert.deepEqual([r.kind, r.endReason, r.srcAddr, r.dstAddr, r.dstPort, r.bytesFwd, r.nameId, r.protocol],
+          ['end', 'idle', src, dst, port, bytes, i, 17])
+        assert.ok(Math.abs(r.lastSeenMs - 1_700_000_000_123.4568) < 1e-3)
+      })
+    }))
+  })
+
+  test('refuses a batch of another layout version', () => {
+    const buf = allocateBatchBuffer(1)
+    const view = new DataView(buf.buffer)
+    view.setUint32(0, BATCH_MAGIC, true)
+    view.setUint16(4, RECORD_LAYOUT_VERSION + 1, true)
+    view.setUint16(6, RECORD_SIZE, true)
+    assert.throws(() => new RecordDecoder(buf).count(), /layout/)
   })
 })
 
