@@ -46,3 +46,19 @@ test('process.exit() mid-capture exits cleanly (the cleanup hook joins the worke
   assert.equal(r.signal, null, `killed by ${r.signal}: ${r.stderr}`)
   assert.equal(r.status, 7, r.stderr)
 })
+
+test('without a built addon the loader says exactly what to run (ERR_ADDON_MISSING)', async () => {
+  const { cpSync, mkdtempSync, writeFileSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const dir = mkdtempSync(join(tmpdir(), 'shadowflow-noaddon-'))
+  cpSync(new URL('../../agent', import.meta.url), join(dir, 'dist', 'agent'), { recursive: true })
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'shadowflow', type: 'module' }))
+  const script = `import(${JSON.stringify(join(dir, 'dist/agent/src/tap/native-tap-source.js'))}).then(m => {
+    try { m.openTapSource('synthetic:1,1') } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })) } })`
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' })
+  const out = JSON.parse(r.stdout.trim()) as { code: string, message: string }
+  assert.equal(out.code, 'ERR_ADDON_MISSING')
+  assert.match(out.message, /npm run build:native/)
+  assert.match(out.message, /install-system-deps\.sh/)
+})
