@@ -20,6 +20,7 @@ export interface LiveResult {
   ringOverflowRecords: number
   flows: number
   seconds: number
+  elapsedSeconds: number
 }
 
 /** Compiles native/tools/udp-flood.c (a sendmmsg sender with pacing) into a temporary directory. */
@@ -54,20 +55,23 @@ export async function runLiveBenchmark (pps: number, seconds: number): Promise<L
     const elapsed = (performance.now() - t0) / 1000
     if (code !== 0) throw new Error(`udp-flood exited with ${code}`)
     const sent = Number(/sent=(\d+)/.exec(out)?.[1] ?? NaN)
+    // The sender's own clock: on a loaded machine it may take longer than asked, so rates use what it measured.
+    const sendSeconds = Number(/seconds=([\d.]+)/.exec(out)?.[1] ?? seconds)
     await new Promise(resolve => setTimeout(resolve, 500))  // let the last ring blocks retire
     source.close()  // ends every flow (flush), so the drain loop sees their final counts
     await drain
     const stats = source.stats()
     return {
       sent,
-      sentPps: sent / seconds,
+      sentPps: sent / sendSeconds,
       captured,
-      capturedPps: captured / seconds,
+      capturedPps: captured / sendSeconds,
       kernelDropped: stats.kernel?.dropped ?? NaN,
       kernelReceived: stats.kernel?.received ?? NaN,
       ringOverflowRecords: stats.ringOverflowRecords,
       flows: stats.flowsCreated,
-      seconds: elapsed
+      seconds: sendSeconds,
+      elapsedSeconds: elapsed
     }
   } finally {
     net.destroy()

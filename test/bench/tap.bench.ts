@@ -115,7 +115,7 @@ async function live (): Promise<void> {
     const r = await runLiveBenchmark(pps, seconds)
     emit({
       metric: 'live_capture_packets_per_s', value: Math.round(r.capturedPps), unit: 'packets/s', baseline: Math.round(r.sentPps),
-      ratio: round(r.capturedPps / r.sentPps), baseline_name: 'packets/s sent on the veth pair',
+      ratio: round(r.capturedPps / r.sentPps), baseline_name: 'packets/s sent on the veth pair', target_pps: pps,
       kernel_dropped: r.kernelDropped, kernel_received: r.kernelReceived, sent: r.sent, captured: r.captured,
       flows: r.flows, ring_overflow_records: r.ringOverflowRecords, seconds: round(r.seconds)
     })
