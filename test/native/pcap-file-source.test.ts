@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { describe, test } from 'node:test'
 
-import { connectionCompleted, connectionStarted, FLOW_STATE } from '../../agent/src/flows/flow-record.js'
+import { connectionCompleted, connectionLive, connectionStarted, FLOW_STATE } from '../../agent/src/flows/flow-record.js'
 import { collect, finalRecords, tempFile } from './helpers/collect.js'
 import {
   ACK, ethernet, ethernetOther, FIN, icmp, ipv4, ipv6, PSH, RST, sctp, sll, sll2, SYN, tcp, udp
@@ -37,6 +37,7 @@ describe('pcap-file source', () => {
     const start = records[0]!
     assert.equal(start.packetsFwd, 1, 'the start record carries the SYN')
     assert.ok(connectionStarted(start))
+    assert.ok(connectionLive(start))
     const end = records[1]!
     assert.equal(end.srcAddr, '10.0.0.1')
     assert.equal(end.dstAddr, '10.0.0.2')
@@ -51,6 +52,7 @@ describe('pcap-file source', () => {
     assert.equal(end.endReason, 'tcpClosed')
     assert.ok(connectionStarted(end))
     assert.ok(connectionCompleted(end))
+    assert.equal(connectionLive(end), false)
     assert.equal(end.firstSeenMs, Number(T0 / MS))
     assert.equal(end.lastSeenMs, Number(T0 / MS) + 7)
     assert.equal(end.flowId, records[0]!.flowId)
