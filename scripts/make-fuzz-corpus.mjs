@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const b = await import(join(root, 'dist/test/native/helpers/packet-builder.js'))
+const w = await import(join(root, 'dist/test/native/helpers/pcap-writer.js'))
 const dir = join(root, 'native/fuzz/corpus/parser')
 mkdirSync(dir, { recursive: true })
 
@@ -40,3 +41,37 @@ for (const [name, [selector, packet]] of Object.entries(seeds)) {
   writeFileSync(join(dir, `${name}.bin`), Buffer.concat([Buffer.from([selector]), step, packet]))
 }
 console.log(`wrote ${Object.keys(seeds).length} seeds to ${dir}`)
+
+// Whole capture files for the pcap-reader target: both byte orders and precisions, damage of each kind.
+const readerDir = join(root, 'native/fuzz/corpus/pcap-reader')
+mkdirSync(readerDir, { recursive: true })
+const t0 = 1_700_000_000_000_000_000n
+const conversation = [
+  b.ethernet(b.ipv4('10.0.0.1', '10.0.0.2', b.tcp(40000, 80, b.SYN))),
+  b.ethernet(b.ipv4('10.0.0.2', '10.0.0.1', b.tcp(80, 40000, b.SYN | b.ACK))),
+  b.ethernet(b.ipv4('10.0.0.1', '10.0.0.2', b.tcp(40000, 80, b.FIN | b.ACK, 5))),
+  b.ethernet(b.ipv6('fd00::1', 'fd00::2', b.udp(1, 2, 4)))
+].map((data, i) => ({ tsNs: t0 + BigInt(i) * 1000n, data }))
+const ns = w.pcapBytes(w.LINKTYPE.ETHERNET, conversation)
+const us = Buffer.from(ns)
+us.writeUInt32LE(0xa1b2c3d4, 0)
+const swapped = Buffer.from(ns)
+swapped.writeUInt32BE(0xa1b23c4d, 0)
+for (const off of [4, 6]) swapped.writeUInt16BE(ns.readUInt16LE(off), off)
+for (const off of [8, 12, 16, 20]) swapped.writeUInt32BE(ns.readUInt32LE(off), off)
+for (let off = 24; off < ns.length;) {
+  const caplen = ns.readUInt32LE(off + 8)
+  for (let k = 0; k < 16; k += 4) swapped.writeUInt32BE(ns.readUInt32LE(off + k), off + k)
+  off += 16 + caplen
+}
+const files = {
+  'ns-le': ns,
+  'us-le': us,
+  'ns-be': swapped,
+  'cut-record': ns.subarray(0, ns.length - 9),
+  'cut-header': ns.subarray(0, 24 + 10),
+  'sll2': w.pcapBytes(w.LINKTYPE.LINUX_SLL2, [{ tsNs: t0, data: b.sll2(b.ipv4('10.0.0.1', '10.0.0.2', b.udp(1, 2, 3)), 4) }]),
+  'raw': w.pcapBytes(w.LINKTYPE.RAW, [{ tsNs: t0, data: b.ipv4('10.0.0.1', '10.0.0.2', b.icmp(8, 0, 1, 8)) }])
+}
+for (const [name, bytes] of Object.entries(files)) writeFileSync(join(readerDir, `${name}.pcap`), bytes)
+console.log(`wrote ${Object.keys(files).length} seeds to ${readerDir}`)

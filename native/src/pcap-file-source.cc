@@ -14,12 +14,11 @@
 #include <cstring>
 #include <thread>
 
+#include "pcap-buffer-reader.h"
 #include "tap.h"
 
 namespace sf {
 namespace {
-
-constexpr uint32_t kMaxCaplen = 262144;  // libpcap's MAXIMUM_SNAPLEN: larger records mean a corrupt file
 
 /** One packet source over a file: Next() returns 1 with a packet, 0 at the end, -1 with `error` set. */
 class FileReader {
@@ -30,8 +29,7 @@ class FileReader {
   virtual const char* name() const = 0;
 };
 
-// Classic pcap (https://datatracker.ietf.org/doc/draft-ietf-opsawg-pcap/): 24-byte file header, then
-// 16-byte record headers, in the writer's byte order; magic a1b2c3d4 = microseconds, a1b23c4d = nanoseconds.
+// Classic pcap straight from a read-only memory map; the bytes are parsed by PcapBufferReader.
 class MmapPcapReader : public FileReader {
  public:
   static std::unique_ptr<MmapPcapReader> TryOpen(int fd, size_t size) {
@@ -40,72 +38,23 @@ class MmapPcapReader : public FileReader {
     if (map == MAP_FAILED) return nullptr;
     madvise(map, size, MADV_SEQUENTIAL);
     madvise(map, size, MADV_WILLNEED);
-    const uint8_t* p = static_cast<const uint8_t*>(map);
-    uint32_t magic;
-    std::memcpy(&magic, p, 4);
-    bool swap = false, nanos = false;
-    switch (magic) {
-      case 0xA1B2C3D4u: break;
-      case 0xA1B23C4Du: nanos = true; break;
-      case 0xD4C3B2A1u: swap = true; break;
-      case 0x4D3CB2A1u: swap = true; nanos = true; break;
-      default:
-        munmap(map, size);
-        return nullptr;  // not classic pcap (pcapng or not a capture): libpcap decides
-    }
-    std::unique_ptr<MmapPcapReader> r(new MmapPcapReader(p, size, swap, nanos));
-    if (r->U16(4) != 2) return nullptr;  // unknown major version: let libpcap produce its error
-    r->link_type_ = static_cast<int>(r->U32(20) & 0x03FFFFFFu);  // upper bits carry FCS information
-    r->offset_ = 24;
+    std::unique_ptr<MmapPcapReader> r(new MmapPcapReader(map, size));
+    if (!r->buffer_.Open()) return nullptr;  // not classic pcap v2 (pcapng, garbage): libpcap decides
     return r;
   }
-  ~MmapPcapReader() override { munmap(const_cast<uint8_t*>(base_), size_); }
-
+  ~MmapPcapReader() override { munmap(map_, size_); }
   int Next(const uint8_t** data, uint32_t* caplen, uint64_t* ts_ns, std::string* error) override {
-    if (offset_ == size_) return 0;
-    if (size_ - offset_ < 16) {
-      *error = "truncated dump file; tried to read 16 header bytes, only got " + std::to_string(size_ - offset_);
-      return -1;
-    }
-    const uint32_t sec = U32(offset_), frac = U32(offset_ + 4), len = U32(offset_ + 8);
-    if (len > kMaxCaplen) {
-      *error = "invalid packet capture length " + std::to_string(len) + ", bigger than the maximum of " +
-               std::to_string(kMaxCaplen);
-      return -1;
-    }
-    if (size_ - offset_ - 16 < len) {
-      *error = "truncated dump file; tried to read " + std::to_string(len) + " captured bytes, only got " +
-               std::to_string(size_ - offset_ - 16);
-      return -1;
-    }
-    *data = base_ + offset_ + 16;
-    *caplen = len;
-    *ts_ns = static_cast<uint64_t>(sec) * 1000000000ull + (nanos_ ? frac : static_cast<uint64_t>(frac) * 1000ull);
-    offset_ += 16 + static_cast<size_t>(len);
-    return 1;
+    return buffer_.Next(data, caplen, ts_ns, error);
   }
-  int link_type() const override { return link_type_; }
+  int link_type() const override { return buffer_.link_type(); }
   const char* name() const override { return "mmap"; }
 
  private:
-  MmapPcapReader(const uint8_t* base, size_t size, bool swap, bool nanos)
-      : base_(base), size_(size), swap_(swap), nanos_(nanos) {}
-  uint32_t U32(size_t off) const {
-    uint32_t v;
-    std::memcpy(&v, base_ + off, 4);
-    return swap_ ? __builtin_bswap32(v) : v;
-  }
-  uint16_t U16(size_t off) const {
-    uint16_t v;
-    std::memcpy(&v, base_ + off, 2);
-    return swap_ ? __builtin_bswap16(v) : v;
-  }
-
-  const uint8_t* base_;
+  MmapPcapReader(void* map, size_t size)
+      : map_(map), size_(size), buffer_(static_cast<const uint8_t*>(map), size) {}
+  void* map_;
   size_t size_;
-  bool swap_, nanos_;
-  int link_type_ = 0;
-  size_t offset_ = 0;
+  PcapBufferReader buffer_;
 };
 
 // pcapng (and whatever else libpcap reads), with nanosecond timestamps requested.
