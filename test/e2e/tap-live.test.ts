@@ -2,8 +2,10 @@
 // Calico's cali* interfaces are); real TCP, UDP, ICMP and IPv6 traffic crosses them and the tap captures it on
 // the host side. Every flow is checked against what was sent. Without root these tests fail, never skip.
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 
 import type { FlowRecord } from '../../agent/src/flows/flow-record.js'
@@ -156,6 +158,37 @@ describe('privileged: live capture on a bridged veth pair', () => {
     const onB = finals.find(r => r.ifindex === ifindex(net.hostB))
     assert.ok(onA !== undefined && onB !== undefined, `flows on both host veths, got ifindexes ${finals.map(r => r.ifindex).join(',')}`)
     for (const r of [onA, onB]) assert.deepEqual([r.srcAddr, r.dstPort, r.packetsFwd, r.packetsRev], [net.addrA4, 7200, 5, 5])
+  })
+
+  test('privileged: tcpdump\'s capture of the same traffic, replayed as pcap-file, gives the same flows', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'shadowflow-e2e-')), 'live.pcap')
+    const dump = spawn('tcpdump', ['-i', net.hostA, '-U', '-s', '256', '--time-stamp-precision=nano', '-w', file, 'ip or ip6'], { stdio: ['ignore', 'ignore', 'pipe'] })
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('tcpdump did not start')), 10_000)
+      dump.stderr.on('data', (d: Buffer) => { if (d.toString().includes('listening on')) { clearTimeout(timer); resolve() } })
+    })
+    const cap = Capture.open(`pcap:${net.hostA}`, { filter: 'ip or ip6' })
+    const udp = await startServer(net.nsB, udpEchoServer(7300, false))
+    const tcp = await startServer(net.nsB, tcpServer(8300, 5000))
+    try {
+      runClient(net.nsA, udpClient(net.addrB4, 7300, 41300, 6, 300, false))
+      runClient(net.nsA, tcpClient(net.addrB6, 8300, 2, 5000))
+      net.exec(net.nsA, 'ping', ['-c', '3', '-i', '0.05', net.addrB4])
+    } finally {
+      await stopServer(udp)
+      await stopServer(tcp)
+    }
+    const live = await cap.stop()
+    const exited = new Promise(resolve => dump.once('exit', resolve))
+    dump.kill('SIGINT')
+    await exited
+    const replay = await Capture.open(`pcap-file:${file}`).stop()
+    const shape = (r: FlowRecord): string => JSON.stringify([r.protocol, r.srcAddr, r.srcPort, r.dstAddr, r.dstPort,
+      r.packetsFwd, r.packetsRev, r.bytesFwd, r.bytesRev, r.state, r.tcpFlagsFwd, r.tcpFlagsRev, r.icmpType])
+    const ofInterest = (rs: FlowRecord[]): string[] => rs.filter(r => [7300, 8300].includes(r.dstPort) || r.protocol === 1).map(shape).sort()
+    assert.equal(ofInterest(live.finals).length, 4)
+    assert.deepEqual(ofInterest(replay.finals), ofInterest(live.finals))
+    assert.equal(replay.stats.file?.memoryMapped, 1)
   })
 
   test('privileged: no such interface is ERR_TAP_NO_SUCH_INTERFACE', () => {
