@@ -58,6 +58,13 @@ describe('tap source strings and options', () => {
         /maxFlows/.test(e.message) && /unknown option 'bogus'/.test(e.message))
   })
 
+  test('rejects options that do not apply to the kind of source', () => {
+    assert.throws(() => openTapSource('synthetic:1,1', { filter: 'tcp', speed: 1 }),
+      { code: 'ERR_TAP_SOURCE', message: /'filter' does not apply to synthetic sources; option 'speed' does not apply/ })
+    assert.throws(() => validateTapSourceOptions({ endpoints: 3 }, 'pcap-file'), /'endpoints' does not apply to pcap-file/)
+    validateTapSourceOptions({ filter: 'tcp', maxFlows: 10 }, 'pcap')
+  })
+
   test('formats IPv6 addresses canonically', () => {
     const b = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/ /g, ''), 'hex'))
     assert.equal(formatIpv6(b('2001 0db8 0000 0000 0000 0000 0000 0001'), 0), '2001:db8::1')
