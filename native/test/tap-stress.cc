@@ -52,6 +52,22 @@ int main() {
     while (endless->Read(buf.data(), 4096) != 0) {}
     if (!endless->Done()) return Fail("not done after close");
   }
+  // Live-capture mode: a queue nobody drains drops whole batches and counts every record it dropped.
+  {
+    sf::RecordQueue queue(16, 2, /*block_when_full=*/false);
+    int signals = 0;
+    queue.SetNotify([&] { signals++; });
+    sf_flow_record r{};
+    for (int i = 0; i < 100; ++i) queue.Emit(r);
+    queue.Publish();
+    if (queue.overflow_records() != 100 - 2 * 16) return Fail("overflow count");
+    if (signals != 1) return Fail("one signal until the consumer drains");
+    std::vector<uint8_t> out(64 * sizeof(sf_flow_record));
+    if (queue.Read(out.data(), 64) != 32) return Fail("kept batches");
+    queue.Emit(r);
+    queue.Publish();
+    if (signals != 2) return Fail("signal again after a drain");
+  }
   std::puts("tap-stress: ok");
   return 0;
 }
