@@ -1,14 +1,11 @@
 // Live-capture benchmark: two network namespaces joined by a bridge in the root namespace (the layout of
 // Calico's host-side veths); a sender in one namespace blasts UDP at the other at a fixed rate while the tap
 // captures on the host-side veth. All addresses live inside the namespaces created here.
-import { spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { spawn } from 'node:child_process'
 
 import { openTapSource } from '../../agent/src/tap/native-tap-source.js'
 import { BridgedPair } from '../e2e/helpers/netns.js'
+import { buildUdpFlood } from '../e2e/helpers/udp-flood.js'
 
 export interface LiveResult {
   sent: number
@@ -21,15 +18,6 @@ export interface LiveResult {
   flows: number
   seconds: number
   elapsedSeconds: number
-}
-
-/** Compiles native/tools/udp-flood.c (a sendmmsg sender with pacing) into a temporary directory. */
-export function buildUdpFlood (): string {
-  const src = fileURLToPath(new URL('../../../native/tools/udp-flood.c', import.meta.url))
-  const out = join(mkdtempSync(join(tmpdir(), 'shadowflow-flood-')), 'udp-flood')
-  const cc = spawnSync('cc', ['-O2', '-o', out, src], { encoding: 'utf8' })
-  if (cc.status !== 0) throw new Error(`cannot build udp-flood: ${cc.stderr}`)
-  return out
 }
 
 export async function runLiveBenchmark (pps: number, seconds: number): Promise<LiveResult> {

@@ -14,6 +14,7 @@ import { openTapSource } from '../../agent/src/tap/native-tap-source.js'
 import type { TapSource, TapStats } from '../../agent/src/tap/tap-source.js'
 import type { TapSourceOptions } from '../../agent/src/tap/tap-source-spec.js'
 import { BridgedPair, privilegeProblem, run } from './helpers/netns.js'
+import { buildUdpFlood } from './helpers/udp-flood.js'
 import { runClient, startServer, stopServer, tcpClient, tcpServer, udpClient, udpEchoServer } from './helpers/traffic.js'
 
 function requirePrivilege (): void {
@@ -190,6 +191,21 @@ describe('privileged: live capture on a bridged veth pair', () => {
     assert.equal(ofInterest(live.finals).length, 4)
     assert.deepEqual(ofInterest(replay.finals), ofInterest(live.finals))
     assert.equal(replay.stats.file?.memoryMapped, 1)
+  })
+
+  test('privileged: a paced burst is captured whole and the kernel counters say so', async () => {
+    const flood = buildUdpFlood()
+    const cap = Capture.open(`pcap:${net.hostA}`, { filter: `udp and dst host ${net.addrB4}` })
+    const out = net.exec(net.nsA, flood, [net.addrB4, '9000', '20000', '1', '8'])
+    assert.match(out, /sent=20000\b/)
+    const { finals, stats } = await cap.stop()
+    const flows = finals.filter(r => r.protocol === 17 && r.dstPort >= 9000 && r.dstPort < 9008)
+    assert.equal(flows.length, 8)
+    assert.equal(flows.reduce((n, r) => n + r.packetsFwd, 0), 20000)
+    for (const r of flows) assert.equal(r.bytesFwd, r.packetsFwd * (18 + 28))
+    assert.equal(stats.kernel?.dropped, 0)
+    assert.ok((stats.kernel?.received ?? 0) >= 20000, `kernel received ${stats.kernel?.received}`)
+    assert.equal(stats.ringOverflowRecords, 0)
   })
 
   test('privileged: no such interface is ERR_TAP_NO_SUCH_INTERFACE', () => {
