@@ -125,6 +125,8 @@ describe('synthetic source', () => {
     assert.equal(records.length, 5000)
     assert.equal(stats.synthetic?.generated, 5000)
     assert.equal(stats.recordsDelivered, 5000)
+    const byKind = (k: string): number => records.filter(r => r.kind === k).length
+    assert.deepEqual(stats.records, { start: byKind('start'), update: byKind('update'), end: byKind('end'), evicted: 0 })
     const seen = new Map<number, string>()
     for (const r of records) {
       const last = seen.get(r.flowId)
