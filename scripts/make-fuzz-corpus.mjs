@@ -73,5 +73,5 @@ const files = {
   'sll2': w.pcapBytes(w.LINKTYPE.LINUX_SLL2, [{ tsNs: t0, data: b.sll2(b.ipv4('10.0.0.1', '10.0.0.2', b.udp(1, 2, 3)), 4) }]),
   'raw': w.pcapBytes(w.LINKTYPE.RAW, [{ tsNs: t0, data: b.ipv4('10.0.0.1', '10.0.0.2', b.icmp(8, 0, 1, 8)) }])
 }
-for (const [name, bytes] of Object.entries(files)) writeFileSync(join(readerDir, `${name}.pcap`), bytes)
+for (const [name, bytes] of Object.entries(files)) writeFileSync(join(readerDir, `${name}.bin`), bytes)  // not .pcap: .gitignore keeps captures out
 console.log(`wrote ${Object.keys(files).length} seeds to ${readerDir}`)
