@@ -1,7 +1,7 @@
 // Regenerates the parser fuzzer's seed corpus (native/fuzz/corpus/parser) from the test packet builder:
 // one file per interesting packet shape, in the fuzzer's input format (link selector, 8-byte clock step, packet).
 // Run after `npx tsc -p .`: node scripts/make-fuzz-corpus.mjs
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -75,3 +75,8 @@ const files = {
 }
 for (const [name, bytes] of Object.entries(files)) writeFileSync(join(readerDir, `${name}.bin`), bytes)  // not .pcap: .gitignore keeps captures out
 console.log(`wrote ${Object.keys(files).length} seeds to ${readerDir}`)
+
+// The real captures in test/fixtures/pcap are seeds too (kernel-made options, MLD, SLL2).
+for (const name of ['netns-ethernet', 'netns-any-sll2']) {
+  writeFileSync(join(readerDir, `fixture-${name}.bin`), readFileSync(join(root, `test/fixtures/pcap/${name}.pcap`)))
+}
