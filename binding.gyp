@@ -15,9 +15,9 @@
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "libraries": ["-lpcap"],
       "cflags": ["-fvisibility=hidden", "-Wall", "-Wextra", "-O2"],
-      "cflags_cc": ["-std=c++17", "-fvisibility=hidden", "-fno-exceptions", "-Wall", "-Wextra", "-O2"],
+      "cflags_cc": ["-std=c++17", "-fvisibility=hidden", "-fvisibility-inlines-hidden", "-fno-exceptions", "-Wall", "-Wextra", "-O2"],
       "cflags_cc!": ["-fno-rtti"],
-      "ldflags": ["-Wl,--as-needed"]
+      "ldflags": ["-Wl,--as-needed", "-Wl,--version-script=<(module_root_dir)/native/exports.map"]
     }
   ]
 }

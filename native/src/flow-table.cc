@@ -1,5 +1,6 @@
 #include "flow-table.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace sf {
@@ -21,10 +22,15 @@ inline bool IsTcpSynAck(uint8_t flags) { return (flags & (kTcpSyn | kTcpAck)) ==
 FlowTable::FlowTable(const FlowTableOptions& options, RecordSink* sink) : options_(options), sink_(sink) {
   if (options_.max_flows == 0) options_.max_flows = 1;
   uint32_t cap = 16;
-  while (cap < options_.max_flows * 2u && cap < 0x80000000u) cap <<= 1;  // load factor <= 0.5
-  slots_.assign(cap, kNil);
-  slot_mask_ = cap - 1;
+  while (cap < options_.max_flows * 2u && cap < 0x80000000u) cap <<= 1;  // load factor <= 0.5 at the bound
+  max_slots_ = cap;
+  // Start small and double as flows arrive: a slot array sized for the bound (4 MiB for 262144 flows) would
+  // miss the CPU caches on every lookup even when only a few thousand flows are live.
+  const uint32_t initial = std::min<uint32_t>(cap, 4096);
+  slots_.assign(initial, kEmptySlot);
+  slot_mask_ = initial - 1;
   frags_.assign(kFragSlots, FragSlot{});
+  lru_granularity_ns_ = std::min<uint64_t>(1000000000ull, options_.idle_timeout_ns / 16);
 }
 
 uint32_t FlowTable::Hash(const Key& key) {
@@ -38,12 +44,25 @@ uint32_t FlowTable::Hash(const Key& key) {
   return static_cast<uint32_t>(h ^ (h >> 32));
 }
 
+void FlowTable::Grow() {
+  std::vector<uint64_t> old(static_cast<size_t>(slots_.size()) * 2, kEmptySlot);
+  old.swap(slots_);
+  slot_mask_ = static_cast<uint32_t>(slots_.size()) - 1;
+  for (const uint64_t slot : old) {
+    if (slot == kEmptySlot) continue;
+    uint32_t s = static_cast<uint32_t>(slot >> 32) & slot_mask_;  // the hash is in the slot: no entry access
+    while (slots_[s] != kEmptySlot) s = (s + 1) & slot_mask_;
+    slots_[s] = slot;
+  }
+}
+
 uint32_t FlowTable::Find(const Key& key, uint32_t hash) const {
   for (uint32_t s = hash & slot_mask_;; s = (s + 1) & slot_mask_) {
-    const uint32_t idx = slots_[s];
-    if (idx == kNil) return kNil;
-    const Entry& e = entries_[idx];
-    if (e.hash == hash && std::memcmp(&e.key, &key, sizeof(Key)) == 0) return idx;
+    const uint64_t slot = slots_[s];
+    if (slot == kEmptySlot) return kNil;
+    if (static_cast<uint32_t>(slot >> 32) != hash) continue;
+    const uint32_t idx = static_cast<uint32_t>(slot);
+    if (std::memcmp(&entries_[idx].key, &key, sizeof(Key)) == 0) return idx;
   }
 }
 
@@ -102,20 +121,20 @@ void FlowTable::Remove(uint32_t i) {
   e.list = kListNone;
   // Backward-shift deletion keeps linear probing correct without tombstones.
   uint32_t s = e.hash & slot_mask_;
-  while (slots_[s] != i) s = (s + 1) & slot_mask_;
+  while (static_cast<uint32_t>(slots_[s]) != i || slots_[s] == kEmptySlot) s = (s + 1) & slot_mask_;
   uint32_t hole = s;
   for (uint32_t n = (hole + 1) & slot_mask_;; n = (n + 1) & slot_mask_) {
-    const uint32_t idx = slots_[n];
-    if (idx == kNil) break;
-    const uint32_t home = entries_[idx].hash & slot_mask_;
+    const uint64_t slot = slots_[n];
+    if (slot == kEmptySlot) break;
+    const uint32_t home = static_cast<uint32_t>(slot >> 32) & slot_mask_;
     // Move idx into the hole if its home position is not cyclically in (hole, n].
     const bool between = hole <= n ? (home > hole && home <= n) : (home > hole || home <= n);
     if (!between) {
-      slots_[hole] = idx;
+      slots_[hole] = slot;
       hole = n;
     }
   }
-  slots_[hole] = kNil;
+  slots_[hole] = kEmptySlot;
   free_.push_back(i);
   live_count_--;
 }
@@ -150,6 +169,7 @@ uint32_t FlowTable::Create(const Key& key, uint32_t hash, const ParsedPacket& p,
   e.on_export = false;
   e.prev = e.next = e.eprev = e.enext = kNil;
   e.deadline_ns = 0;
+  e.moved_ns = ts_ns;
   e.exported_ns = ts_ns;
   e.exported_packets = 0;
   std::memset(&e.rec, 0, sizeof(e.rec));
@@ -180,9 +200,10 @@ uint32_t FlowTable::Create(const Key& key, uint32_t hash, const ParsedPacket& p,
     r.icmp_code = p.icmp_code;
   }
   // Insert into the hash table (the key is known to be absent).
+  if ((live_count_ + 1) * 2 > slots_.size() && slots_.size() < max_slots_) Grow();
   uint32_t s = hash & slot_mask_;
-  while (slots_[s] != kNil) s = (s + 1) & slot_mask_;
-  slots_[s] = i;
+  while (slots_[s] != kEmptySlot) s = (s + 1) & slot_mask_;
+  slots_[s] = (static_cast<uint64_t>(hash) << 32) | i;
   PushFront(live_, i);
   if (options_.active_timeout_ns != 0) ExportPushBack(i);
   live_count_++;
@@ -253,20 +274,27 @@ void FlowTable::Observe(const ParsedPacket& packet, uint64_t ts_ns, uint32_t ifi
   }
   const ParsedPacket& p = *pp;
 
-  // Canonical key: the smaller (address, port) endpoint first, so both directions find the same entry.
   Key key;
-  std::memset(&key, 0, sizeof(key));
+  MakeKey(p, ifindex, &key);
+  ObserveKeyed(p, key, Hash(key), ts_ns, ifindex, name_id);
+}
+
+void FlowTable::MakeKey(const ParsedPacket& p, uint32_t ifindex, Key* key) {
+  // Canonical key: the smaller (address, port) endpoint first, so both directions find the same entry.
+  std::memset(key, 0, sizeof(*key));
   const int cmp = std::memcmp(p.src, p.dst, 16);
   const bool src_is_a = cmp < 0 || (cmp == 0 && p.src_port <= p.dst_port);
-  std::memcpy(key.a, src_is_a ? p.src : p.dst, 16);
-  std::memcpy(key.b, src_is_a ? p.dst : p.src, 16);
-  key.port_a = src_is_a ? p.src_port : p.dst_port;
-  key.port_b = src_is_a ? p.dst_port : p.src_port;
-  key.ifindex = ifindex;
-  key.family = p.family;
-  key.protocol = p.protocol;
-  const uint32_t hash = Hash(key);
+  std::memcpy(key->a, src_is_a ? p.src : p.dst, 16);
+  std::memcpy(key->b, src_is_a ? p.dst : p.src, 16);
+  key->port_a = src_is_a ? p.src_port : p.dst_port;
+  key->port_b = src_is_a ? p.dst_port : p.src_port;
+  key->ifindex = ifindex;
+  key->family = p.family;
+  key->protocol = p.protocol;
+}
 
+void FlowTable::ObserveKeyed(const ParsedPacket& p, const Key& key, uint32_t hash, uint64_t ts_ns,
+                             uint32_t ifindex, uint32_t name_id) {
   uint32_t i = Find(key, hash);
   if (i != kNil && entries_[i].list == kListClosing && p.protocol == 6 && IsTcpSynOnly(p.tcp_flags)) {
     End(i, SF_KIND_END, SF_END_TCP_CLOSED);  // port reuse: a new connection on a closed 5-tuple
@@ -324,9 +352,13 @@ void FlowTable::Observe(const ParsedPacket& packet, uint64_t ts_ns, uint32_t ifi
     e.exported_packets = 1;
     EmitRecord(e, SF_KIND_START, SF_END_NONE);  // carries the first packet's counts
   }
-  if (e.list == kListLive && live_.head != i) {
+  // Moving to the LRU head touches two neighbouring entries (cache misses), so a busy flow moves at most once per
+  // granularity. The live list stays ordered by moved_ns, and last_seen < moved_ns + granularity for every entry,
+  // so idle expiry and eviction are exact to within one granularity.
+  if (e.list == kListLive && ts_ns - e.moved_ns >= lru_granularity_ns_ && live_.head != i) {
     Unlink(live_, i);
     PushFront(live_, i);
+    e.moved_ns = ts_ns;
   }
 }
 
@@ -337,6 +369,8 @@ void FlowTable::Advance(uint64_t now_ns) {
   const uint64_t now = clock_ns_;
   while (closing_.head != kNil && entries_[closing_.head].deadline_ns <= now)
     End(closing_.head, SF_KIND_END, SF_END_TCP_CLOSED);
+  // The tail has the oldest moved_ns; once its last packet is younger than the idle timeout, every entry before
+  // it is at most one LRU granularity from expiring, and the next check picks it up.
   while (live_.tail != kNil && entries_[live_.tail].rec.last_seen_ns + options_.idle_timeout_ns <= now)
     End(live_.tail, SF_KIND_END, SF_END_IDLE);
   if (options_.active_timeout_ns != 0) {

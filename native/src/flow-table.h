@@ -78,22 +78,30 @@ class FlowTable {
   enum : uint8_t { kListNone = 0, kListLive = 1, kListClosing = 2 };
   static constexpr uint32_t kNil = 0xFFFFFFFFu;
 
-  struct Entry {
+  // 256 bytes, cache-line aligned: line 0 holds what every lookup and packet touches (key, hash, list, moved_ns),
+  // lines 1-2 the record it updates, line 3 what only list moves and timers touch.
+  struct alignas(64) Entry {
     Key key;
     uint32_t hash;
     uint8_t list;          // which of live/closing lists the entry is on (kListNone when free)
     bool on_export;
+    uint16_t pad;
+    uint64_t moved_ns;     // when the entry was last moved to the LRU head (the live list is ordered by this)
+    sf_flow_record rec;
     uint32_t prev, next;   // live (LRU) or closing list
     uint32_t eprev, enext; // export list (oldest export first)
     uint64_t deadline_ns;  // closing: when to end
     uint64_t exported_ns;  // last START/UPDATE time, for the active timeout
     uint64_t exported_packets;  // packets (both ways) at that time: an idle flow sends no empty updates
-    sf_flow_record rec;
   };
+  static_assert(sizeof(Entry) == 256, "Entry is four cache lines");
 
   struct List { uint32_t head = kNil, tail = kNil; };
 
   static uint32_t Hash(const Key& key);
+  static void MakeKey(const ParsedPacket& p, uint32_t ifindex, Key* key);
+  void ObserveKeyed(const ParsedPacket& p, const Key& key, uint32_t hash, uint64_t ts_ns, uint32_t ifindex,
+                    uint32_t name_id);
   uint32_t Find(const Key& key, uint32_t hash) const;
   uint32_t Create(const Key& key, uint32_t hash, const ParsedPacket& p, uint64_t ts_ns, uint32_t ifindex,
                   uint32_t name_id);
@@ -113,14 +121,20 @@ class FlowTable {
   FlowTableCounters counters_;
   std::vector<Entry> entries_;     // grows to max_flows, never beyond
   std::vector<uint32_t> free_;     // free entry indices
-  std::vector<uint32_t> slots_;    // open addressing, linear probing, entry index or kNil
+  // Open addressing, linear probing. A slot holds (hash << 32 | entry index), or kEmptySlot; keeping the hash in
+  // the slot lets probes skip non-matching entries without touching them (entries are cold in cache).
+  static constexpr uint64_t kEmptySlot = ~0ull;
+  std::vector<uint64_t> slots_;
   uint32_t slot_mask_;
+  uint32_t max_slots_;             // the table grows (doubling) up to this, keeping the load factor <= 0.5
+  void Grow();
   List live_;                      // most recently seen first
   List closing_;                   // earliest deadline first
   List export_;                    // oldest export first
   size_t live_count_ = 0;
   uint64_t next_flow_id_ = 1;
   uint64_t clock_ns_ = 0;
+  uint64_t lru_granularity_ns_ = 0;  // a flow moves to the LRU head at most this often (min(1 s, idle/16))
   uint64_t next_check_ns_ = 0;
 
   struct FragSlot { uint32_t id; uint16_t src_port, dst_port; uint8_t protocol, family, valid; uint8_t src[16], dst[16]; };

@@ -1,44 +1,108 @@
-// pcap-file:<path> — replays a pcap or pcapng file through libpcap's reader, using the capture's timestamps as
-// the flow clock. A damaged file keeps every record up to the damage; the error names the packet.
+// pcap-file:<path> — replays a capture file, using the capture's timestamps as the flow clock. Classic pcap
+// (all four magics) is read from a read-only memory map, so packets are parsed in place with no per-packet copy
+// or read() call; pcapng and anything that cannot be mapped go through libpcap's reader. A damaged file keeps
+// every record up to the damage; the error names the packet.
 #include <errno.h>
+#include <fcntl.h>
 #include <pcap/pcap.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 
+#include "pcap-buffer-reader.h"
 #include "tap.h"
 
 namespace sf {
 namespace {
 
+/** One packet source over a file: Next() returns 1 with a packet, 0 at the end, -1 with `error` set. */
+class FileReader {
+ public:
+  virtual ~FileReader() = default;
+  virtual int Next(const uint8_t** data, uint32_t* caplen, uint64_t* ts_ns, std::string* error) = 0;
+  virtual int link_type() const = 0;
+  virtual const char* name() const = 0;
+};
+
+// Classic pcap straight from a read-only memory map; the bytes are parsed by PcapBufferReader.
+class MmapPcapReader : public FileReader {
+ public:
+  static std::unique_ptr<MmapPcapReader> TryOpen(int fd, size_t size) {
+    if (size < 24) return nullptr;
+    void* map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED) return nullptr;
+    madvise(map, size, MADV_SEQUENTIAL);
+    madvise(map, size, MADV_WILLNEED);
+    std::unique_ptr<MmapPcapReader> r(new MmapPcapReader(map, size));
+    if (!r->buffer_.Open()) return nullptr;  // not classic pcap v2 (pcapng, garbage): libpcap decides
+    return r;
+  }
+  ~MmapPcapReader() override { munmap(map_, size_); }
+  int Next(const uint8_t** data, uint32_t* caplen, uint64_t* ts_ns, std::string* error) override {
+    return buffer_.Next(data, caplen, ts_ns, error);
+  }
+  int link_type() const override { return buffer_.link_type(); }
+  const char* name() const override { return "mmap"; }
+
+ private:
+  MmapPcapReader(void* map, size_t size)
+      : map_(map), size_(size), buffer_(static_cast<const uint8_t*>(map), size) {}
+  void* map_;
+  size_t size_;
+  PcapBufferReader buffer_;
+};
+
+// pcapng (and whatever else libpcap reads), with nanosecond timestamps requested.
+class LibpcapReader : public FileReader {
+ public:
+  explicit LibpcapReader(pcap_t* handle) : handle_(handle) {}
+  ~LibpcapReader() override { pcap_close(handle_); }
+  int Next(const uint8_t** data, uint32_t* caplen, uint64_t* ts_ns, std::string* error) override {
+    pcap_pkthdr* header;
+    const int rc = pcap_next_ex(handle_, &header, data);
+    if (rc == 1) {
+      *caplen = header->caplen;
+      *ts_ns = static_cast<uint64_t>(header->ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(header->ts.tv_usec);
+      return 1;
+    }
+    if (rc == PCAP_ERROR_BREAK) return 0;
+    *error = pcap_geterr(handle_);
+    return -1;
+  }
+  int link_type() const override { return pcap_datalink(handle_); }
+  const char* name() const override { return "libpcap"; }
+
+ private:
+  pcap_t* handle_;
+};
+
 class PcapFileTap : public Tap {
  public:
-  PcapFileTap(const CommonOptions& options, pcap_t* handle, std::string path, double speed)
-      : Tap("pcap-file", options, /*block_when_full=*/true), handle_(handle), path_(std::move(path)),
-        speed_(speed), link_type_(pcap_datalink(handle)) {}
-  ~PcapFileTap() override {
-    Close();
-    pcap_close(handle_);
-  }
+  PcapFileTap(const CommonOptions& options, std::unique_ptr<FileReader> reader, std::string path, double speed)
+      : Tap("pcap-file", options, /*block_when_full=*/true), reader_(std::move(reader)), path_(std::move(path)),
+        speed_(speed), link_type_(reader_->link_type()) {}
+  ~PcapFileTap() override { Close(); }
 
  protected:
   void Run() override {
-    pcap_pkthdr* header;
-    const u_char* data;
+    const uint8_t* data;
+    uint32_t caplen;
+    uint64_t ts;
+    std::string why;
     uint64_t first_ts = 0;
-    auto wall_start = std::chrono::steady_clock::now();
+    const auto wall_start = std::chrono::steady_clock::now();
     uint64_t n = 0;
     while (!stopping()) {
-      const int rc = pcap_next_ex(handle_, &header, &data);
+      const int rc = reader_->Next(&data, &caplen, &ts, &why);
       if (rc == 1) {
         n++;
-        // Opened with nanosecond precision, so tv_usec holds nanoseconds.
-        const uint64_t ts = static_cast<uint64_t>(header->ts.tv_sec) * 1000000000ull +
-                            static_cast<uint64_t>(header->ts.tv_usec);
         if (speed_ > 0) Pace(ts, &first_ts, wall_start);
-        table_.ObserveRaw(link_type_, data, header->caplen, ts, 0, 0);
+        table_.ObserveRaw(link_type_, data, caplen, ts, 0, 0);
         if ((n & 0x3FFF) == 0) {
           queue_.Publish();
           SnapshotCounters();
@@ -51,9 +115,8 @@ class PcapFileTap : public Tap {
         std::lock_guard<std::mutex> lock(stats_mu_);
         packets_read_ = n;
       }
-      if (rc == PCAP_ERROR_BREAK || rc == -2) break;  // end of file
-      // rc == PCAP_ERROR: the file is damaged after packet n. Keep what was read, then report where.
-      const std::string why = pcap_geterr(handle_);
+      if (rc == 0) break;  // end of file
+      // The file is damaged after packet n. Keep what was read, then report where.
       table_.Flush();
       SetError("ERR_TAP_TRUNCATED", "capture file '" + path_ + "' is damaged at packet " + std::to_string(n + 1) +
                                         " (" + std::to_string(n) + " complete packets were read and kept): " + why);
@@ -65,6 +128,7 @@ class PcapFileTap : public Tap {
   void SourceStats(StatList* out) override {
     out->emplace_back("file.packetsRead", static_cast<double>(packets_read_));
     out->emplace_back("file.linkType", static_cast<double>(link_type_));
+    out->emplace_back("file.memoryMapped", std::strcmp(reader_->name(), "mmap") == 0 ? 1 : 0);
   }
 
  private:
@@ -84,7 +148,7 @@ class PcapFileTap : public Tap {
     }
   }
 
-  pcap_t* handle_;
+  std::unique_ptr<FileReader> reader_;
   std::string path_;
   double speed_;
   int link_type_;
@@ -104,26 +168,41 @@ std::unique_ptr<Tap> OpenPcapFile(const std::string& path, double speed, const C
     *error = {"ERR_TAP_NOT_A_CAPTURE", "'" + path + "' is a directory, not a pcap or pcapng capture file"};
     return nullptr;
   }
-  char errbuf[PCAP_ERRBUF_SIZE] = {0};
-  pcap_t* handle = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, errbuf);
-  if (handle == nullptr) {
-    const std::string why = errbuf;
-    const bool unreadable = why.find("Permission denied") != std::string::npos;
-    *error = {unreadable ? "ERR_TAP_OPEN" : "ERR_TAP_NOT_A_CAPTURE",
-              (unreadable ? "cannot open capture file '" : "'") + path +
-                  (unreadable ? "': " : "' is not a pcap or pcapng capture file: ") + why};
-    return nullptr;
+  std::unique_ptr<FileReader> reader;
+  if (S_ISREG(st.st_mode)) {
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      *error = {"ERR_TAP_OPEN", "cannot open capture file '" + path + "': " + std::strerror(errno)};
+      return nullptr;
+    }
+    reader = MmapPcapReader::TryOpen(fd, static_cast<size_t>(st.st_size));
+    close(fd);  // the mapping stays valid
   }
-  const int link_type = pcap_datalink(handle);
+  if (!reader) {
+    FILE* file = std::fopen(path.c_str(), "rb");
+    if (file == nullptr) {
+      *error = {"ERR_TAP_OPEN", "cannot open capture file '" + path + "': " + std::strerror(errno)};
+      return nullptr;
+    }
+    std::setvbuf(file, nullptr, _IOFBF, 1 << 20);  // must precede any I/O on the stream
+    char errbuf[PCAP_ERRBUF_SIZE] = {0};
+    pcap_t* handle = pcap_fopen_offline_with_tstamp_precision(file, PCAP_TSTAMP_PRECISION_NANO, errbuf);  // owns file
+    if (handle == nullptr) {
+      std::fclose(file);
+      *error = {"ERR_TAP_NOT_A_CAPTURE", "'" + path + "' is not a pcap or pcapng capture file: " + errbuf};
+      return nullptr;
+    }
+    reader.reset(new LibpcapReader(handle));
+  }
+  const int link_type = reader->link_type();
   if (!IsSupportedLinkType(link_type)) {
     const char* name = pcap_datalink_val_to_name(link_type);
     *error = {"ERR_TAP_NOT_A_CAPTURE", "capture file '" + path + "' has link type " + std::to_string(link_type) +
                                            " (" + (name ? name : "unknown") +
                                            "); supported: EN10MB, LINUX_SLL, LINUX_SLL2, RAW, IPV4, IPV6, NULL"};
-    pcap_close(handle);
     return nullptr;
   }
-  return std::unique_ptr<Tap>(new PcapFileTap(options, handle, path, speed));
+  return std::unique_ptr<Tap>(new PcapFileTap(options, std::move(reader), path, speed));
 }
 
 }  // namespace sf

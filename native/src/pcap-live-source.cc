@@ -11,7 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <set>
+#include <map>
 #include <sstream>
 
 #include "tap.h"
@@ -112,14 +112,18 @@ class PcapLiveTap : public Tap {
           c->tap->OnPacket(c->handle, hdr, bytes);
         }, reinterpret_cast<u_char*>(&ctx));
         if (rc < 0) {
-          // The interface went away (or down): keep its last counters, close it, count it.
+          // The interface went away (or down): fold its last counters into the totals, close it, count it.
           UpdatePcapStats(&h);
           std::lock_guard<std::mutex> lock(stats_mu_);
           interfaces_lost_++;
+          lost_received_ += h.received;
+          lost_dropped_ += h.dropped;
+          lost_if_dropped_ += h.if_dropped;
           pcap_close(h.pcap);
           h.pcap = nullptr;
         }
       }
+      CompactHandles();
       const auto now = clock::now();
       if (now >= next_tick) {
         // Timers run on wall-clock time between packets, so idle flows end even on a silent link.
@@ -140,7 +144,7 @@ class PcapLiveTap : public Tap {
   }
 
   void SourceStats(StatList* out) override {
-    uint64_t received = 0, dropped = 0, if_dropped = 0;
+    uint64_t received = lost_received_, dropped = lost_dropped_, if_dropped = lost_if_dropped_;
     size_t open = 0;
     for (const Handle& h : handles_) {
       received += h.received;
@@ -152,7 +156,7 @@ class PcapLiveTap : public Tap {
     out->emplace_back("kernel.dropped", static_cast<double>(dropped));
     out->emplace_back("kernel.interfaceDropped", static_cast<double>(if_dropped));
     out->emplace_back("interfaces.open", static_cast<double>(open));
-    out->emplace_back("interfaces.opened", static_cast<double>(handles_.size()));
+    out->emplace_back("interfaces.opened", static_cast<double>(opened_));
     out->emplace_back("interfaces.lost", static_cast<double>(interfaces_lost_));
     out->emplace_back("interfaces.openFailures", static_cast<double>(open_failures_));
   }
@@ -161,9 +165,7 @@ class PcapLiveTap : public Tap {
   /** Interface names by name_id (the record's name_id indexes this list). */
   std::vector<std::string> InterfaceNames() override {
     std::lock_guard<std::mutex> lock(stats_mu_);
-    std::vector<std::string> names;
-    for (const Handle& h : handles_) names.push_back(h.name);
-    return names;
+    return names_;
   }
 
  private:
@@ -201,6 +203,9 @@ class PcapLiveTap : public Tap {
       pcap_close(p);
       return false;
     }
+    // On `any`, ask for LINUX_SLL2 (libpcap defaults to SLL v1), whose header carries the interface index, so a
+    // packet seen on two interfaces makes two flows instead of double counts in one.
+    if (name == "any") pcap_set_datalink(p, kLinkSll2);
     if (!live_.filter.empty()) {
       bpf_program prog;
       if (pcap_compile(p, &prog, live_.filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
@@ -233,9 +238,15 @@ class PcapLiveTap : public Tap {
     h.pcap = p;
     h.link_type = link_type;
     std::lock_guard<std::mutex> lock(stats_mu_);
-    h.name_id = static_cast<uint32_t>(handles_.size());
+    // A name keeps its id when the interface comes back, so the name table grows only with distinct names.
+    auto known = name_ids_.find(name);
+    if (known == name_ids_.end()) {
+      known = name_ids_.emplace(name, static_cast<uint32_t>(names_.size())).first;
+      names_.push_back(name);
+    }
+    h.name_id = known->second;
     handles_.push_back(h);
-    open_names_.insert(name);
+    opened_++;
     return true;
   }
 
@@ -246,7 +257,7 @@ class PcapLiveTap : public Tap {
     if (list == nullptr) return;
     for (struct if_nameindex* it = list; it->if_index != 0 && it->if_name != nullptr; ++it) {
       const std::string name = it->if_name;
-      if (open_names_.count(name) && IsOpen(name)) continue;
+      if (IsOpen(name)) continue;
       for (const std::string& glob : globs_) {
         if (fnmatch(glob.c_str(), name.c_str(), 0) == 0) {
           if (!OpenInterface(name, error)) {
@@ -260,6 +271,17 @@ class PcapLiveTap : public Tap {
     if_freenameindex(list);
   }
 
+  // Drops closed handles (their counters were folded into the lost_* totals), so memory follows open interfaces.
+  void CompactHandles() {
+    bool any_closed = false;
+    for (const Handle& h : handles_) any_closed |= h.pcap == nullptr;
+    if (!any_closed) return;
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    std::vector<Handle> open;
+    for (const Handle& h : handles_) if (h.pcap) open.push_back(h);
+    handles_.swap(open);
+  }
+
   bool IsOpen(const std::string& name) const {
     for (const Handle& h : handles_) if (h.name == name && h.pcap) return true;
     return false;
@@ -267,8 +289,11 @@ class PcapLiveTap : public Tap {
 
   LiveOptions live_;
   std::vector<std::string> globs_;
-  std::vector<Handle> handles_;  // grows only on the worker (after Start) or before Start; guarded by stats_mu_
-  std::set<std::string> open_names_;
+  std::vector<Handle> handles_;  // open interfaces; changed only by the worker (or before Start), under stats_mu_
+  std::vector<std::string> names_;                // by name_id; guarded by stats_mu_
+  std::map<std::string, uint32_t> name_ids_;
+  uint64_t opened_ = 0;
+  uint64_t lost_received_ = 0, lost_dropped_ = 0, lost_if_dropped_ = 0;
   uint64_t interfaces_lost_ = 0;
   uint64_t open_failures_ = 0;
 };

@@ -34,25 +34,23 @@ class RecordQueue : public RecordSink {
     if (current_.size() >= batch_records_) Publish();
   }
 
-  /** Publishes the partial batch (timers, end of input). Returns false once the queue is closed. */
-  bool Publish() {
-    if (current_.empty()) return !closed_flag();
+  /** Publishes the partial batch (timers, end of input). */
+  void Publish() {
+    if (current_.empty()) return;
     bool signal = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      if (ready_.size() >= max_batches_) {
+      if (ready_.size() >= max_batches_ && !closed_) {
         if (block_) {
           space_.wait(lock, [&] { return closed_ || ready_.size() < max_batches_; });
         } else {
           overflow_records_ += current_.size();
           current_.clear();
-          return !closed_;
+          return;
         }
       }
-      if (closed_) {
-        current_.clear();
-        return false;
-      }
+      // After Close() the bound is lifted rather than records dropped: what the worker flushes while it stops
+      // (at most one record per flow) stays readable.
       std::vector<sf_flow_record> batch;
       if (!free_.empty()) {
         batch.swap(free_.back());
@@ -66,7 +64,6 @@ class RecordQueue : public RecordSink {
       if (!signalled_) signalled_ = signal = true;
     }
     if (signal && notify_) notify_();
-    return true;
   }
 
   /** Signals the consumer even with no data (end of input, error). */
@@ -102,6 +99,7 @@ class RecordQueue : public RecordSink {
     return n;
   }
 
+  /** Stops blocking the producer (it is being stopped); nothing queued is dropped. */
   void Close() {
     std::lock_guard<std::mutex> lock(mu_);
     closed_ = true;
@@ -124,11 +122,6 @@ class RecordQueue : public RecordSink {
   }
 
  private:
-  bool closed_flag() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return closed_;
-  }
-
   const size_t batch_records_;
   const size_t max_batches_;
   const bool block_;

@@ -54,6 +54,7 @@ class SyntheticTap : public Tap {
         now = RealtimeNs();
         std::lock_guard<std::mutex> lock(stats_mu_);
         generated_ = emitted;
+        std::memcpy(published_by_kind_, by_kind_, sizeof(by_kind_));
       }
       Flow& f = flows[cursor];
       cursor = cursor + 1 == flows.size() ? 0 : cursor + 1;
@@ -62,7 +63,10 @@ class SyntheticTap : public Tap {
     }
     std::lock_guard<std::mutex> lock(stats_mu_);
     generated_ = emitted;
+    std::memcpy(published_by_kind_, by_kind_, sizeof(by_kind_));
   }
+
+  void RecordCounts(uint64_t* by_kind) override { std::memcpy(by_kind, published_by_kind_, sizeof(published_by_kind_)); }
 
   void SourceStats(StatList* out) override {
     out->emplace_back("synthetic.generated", static_cast<double>(generated_));
@@ -122,6 +126,7 @@ class SyntheticTap : public Tap {
     sf_flow_record& r = f->rec;
     if (r.kind == SF_KIND_END) {
       NewFlow(f, now);
+      by_kind_[SF_KIND_START]++;
       queue_.Emit(r);
       return;
     }
@@ -151,10 +156,13 @@ class SyntheticTap : public Tap {
         r.tcp_flags_fwd |= 0x10;
       }
     }
+    by_kind_[r.kind]++;
     queue_.Emit(r);
   }
 
   SyntheticOptions opt_;
+  uint64_t by_kind_[5] = {};            // worker-private
+  uint64_t published_by_kind_[5] = {};  // copy for Stats(), under stats_mu_
   uint64_t rng_;
   std::vector<double> cdf_;
   uint64_t next_id_ = 1;

@@ -77,10 +77,12 @@ StatList Tap::Stats() {
   out.emplace_back("flowsActive", static_cast<double>(active_flows_));
   out.emplace_back("connectionsStarted", static_cast<double>(c.connections_started));
   out.emplace_back("connectionsCompleted", static_cast<double>(c.connections_completed));
-  out.emplace_back("records.start", static_cast<double>(c.records[SF_KIND_START]));
-  out.emplace_back("records.update", static_cast<double>(c.records[SF_KIND_UPDATE]));
-  out.emplace_back("records.end", static_cast<double>(c.records[SF_KIND_END]));
-  out.emplace_back("records.evicted", static_cast<double>(c.records[SF_KIND_EVICTED]));
+  uint64_t by_kind[5] = {};
+  RecordCounts(by_kind);
+  out.emplace_back("records.start", static_cast<double>(by_kind[SF_KIND_START]));
+  out.emplace_back("records.update", static_cast<double>(by_kind[SF_KIND_UPDATE]));
+  out.emplace_back("records.end", static_cast<double>(by_kind[SF_KIND_END]));
+  out.emplace_back("records.evicted", static_cast<double>(by_kind[SF_KIND_EVICTED]));
   out.emplace_back("evictions", static_cast<double>(c.evictions));
   out.emplace_back("ringOverflowRecords", static_cast<double>(queue_.overflow_records()));
   out.emplace_back("recordsDelivered", static_cast<double>(queue_.delivered_records()));

@@ -58,6 +58,10 @@ class Tap {
 
   /** The source loop; returns when the input ends, `stopping()` becomes true, or on error. */
   virtual void Run() = 0;
+  /** Records emitted by kind (indexed by sf_record_kind); the flow table's by default (called under stats_mu_). */
+  virtual void RecordCounts(uint64_t* by_kind) {
+    for (int k = 0; k < 5; ++k) by_kind[k] = snapshot_.records[k];
+  }
   /** Source-specific statistics appended to Stats() (called under stats_mu_). */
   virtual void SourceStats(StatList* out) { (void)out; }
 

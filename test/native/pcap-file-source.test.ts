@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { describe, test } from 'node:test'
 
-import { connectionCompleted, connectionStarted, FLOW_STATE } from '../../agent/src/flows/flow-record.js'
+import { connectionCompleted, connectionLive, connectionStarted, FLOW_STATE } from '../../agent/src/flows/flow-record.js'
 import { collect, finalRecords, tempFile } from './helpers/collect.js'
 import {
   ACK, ethernet, ethernetOther, FIN, icmp, ipv4, ipv6, PSH, RST, sctp, sll, sll2, SYN, tcp, udp
@@ -37,6 +37,7 @@ describe('pcap-file source', () => {
     const start = records[0]!
     assert.equal(start.packetsFwd, 1, 'the start record carries the SYN')
     assert.ok(connectionStarted(start))
+    assert.ok(connectionLive(start))
     const end = records[1]!
     assert.equal(end.srcAddr, '10.0.0.1')
     assert.equal(end.dstAddr, '10.0.0.2')
@@ -51,6 +52,7 @@ describe('pcap-file source', () => {
     assert.equal(end.endReason, 'tcpClosed')
     assert.ok(connectionStarted(end))
     assert.ok(connectionCompleted(end))
+    assert.equal(connectionLive(end), false)
     assert.equal(end.firstSeenMs, Number(T0 / MS))
     assert.equal(end.lastSeenMs, Number(T0 / MS) + 7)
     assert.equal(end.flowId, records[0]!.flowId)
@@ -68,6 +70,37 @@ describe('pcap-file source', () => {
     const b = await collect(`pcap-file:${tempFile('same.pcapng', pcapngBytes(LINKTYPE.ETHERNET, packets))}`)
     assert.equal(b.error, undefined)
     assert.deepEqual(b.records, a.records)
+  })
+
+  test('microsecond and big-endian pcap files read the same as nanosecond little-endian ones', async () => {
+    const packets = tcpConversation('10.0.0.1', '10.0.0.2', 40000, 8080, 0, 10)
+    const ns = pcapBytes(LINKTYPE.ETHERNET, packets)
+    // Microsecond magic: timestamps are whole microseconds here, so the records must be identical.
+    const us = Buffer.from(ns)
+    us.writeUInt32LE(0xa1b2c3d4, 0)
+    // Big-endian writer: swap every header field.
+    const be = Buffer.from(ns)
+    be.writeUInt32BE(0xa1b23c4d, 0)
+    be.writeUInt16BE(2, 4)
+    be.writeUInt16BE(4, 6)
+    be.writeUInt32BE(65535, 16)
+    be.writeUInt32BE(1, 20)
+    for (let off = 24; off < ns.length;) {
+      const caplen = ns.readUInt32LE(off + 8)
+      for (let k = 0; k < 16; k += 4) be.writeUInt32BE(ns.readUInt32LE(off + k), off + k)
+      off += 16 + caplen
+    }
+    for (let off = 24; off < us.length;) {
+      us.writeUInt32LE(us.readUInt32LE(off + 4) / 1000, off + 4)
+      off += 16 + us.readUInt32LE(off + 8)
+    }
+    const a = await collect(`pcap-file:${tempFile('ns.pcap', ns)}`)
+    assert.equal(a.stats.file?.memoryMapped, 1)
+    for (const [name, bytes] of [['us.pcap', us], ['be.pcap', be]] as const) {
+      const b = await collect(`pcap-file:${tempFile(name, bytes)}`)
+      assert.equal(b.error, undefined, name)
+      assert.deepEqual(b.records, a.records, name)
+    }
   })
 
   test('a flow first seen at its SYN-ACK is oriented from the client; a mid-stream flow is marked', async () => {
@@ -275,5 +308,23 @@ describe('pcap-file errors', () => {
     assert.equal(ends.length, 1)
     assert.equal(ends[0]!.packetsFwd + ends[0]!.packetsRev, 8)
     assert.ok(readFileSync(path).length > 0)
+  })
+
+  test('a truncated pcapng (read by libpcap) is reported the same way', async () => {
+    const whole = pcapngBytes(LINKTYPE.ETHERNET, tcpConversation('10.8.0.1', '10.8.0.2', 40000, 80, 0, 10))
+    const { records, error, stats } = await collect(`pcap-file:${tempFile('cut.pcapng', whole.subarray(0, whole.length - 30))}`)
+    assert.equal(stats.file?.memoryMapped, 0)
+    assert.equal(error?.code, 'ERR_TAP_TRUNCATED')
+    assert.match(error!.message, /damaged at packet 8 \(7 complete packets were read and kept\)/)
+    assert.equal(finalRecords(records)[0]!.packetsFwd + finalRecords(records)[0]!.packetsRev, 7)
+  })
+
+  test('a record longer than any snap length is reported as damage, not read', async () => {
+    const bytes = pcapBytes(LINKTYPE.ETHERNET, tcpConversation('10.8.0.1', '10.8.0.2', 40000, 80, 0, 10))
+    bytes.writeUInt32LE(0x7fffffff, 24 + 8)
+    const { error, records } = await collect(`pcap-file:${tempFile('huge.pcap', bytes)}`)
+    assert.equal(error?.code, 'ERR_TAP_TRUNCATED')
+    assert.match(error!.message, /packet 1 .*invalid packet capture length/)
+    assert.equal(records.length, 0)
   })
 })

@@ -6,7 +6,11 @@ import { describe, test } from 'node:test'
 import { ERROR_CODES } from '../../agent/src/errors.js'
 import { loadNativeAddon } from '../../agent/src/tap/native-addon.js'
 import { openTapSource } from '../../agent/src/tap/native-tap-source.js'
-import { formatIpv6, RECORD_LAYOUT_VERSION, RECORD_SIZE } from '../../agent/src/tap/record-layout.js'
+import fc from 'fast-check'
+
+import {
+  allocateBatchBuffer, BATCH_HEADER_SIZE, BATCH_MAGIC, formatIpv6, OFFSET, RECORD_LAYOUT_VERSION, RECORD_SIZE, RecordDecoder
+} from '../../agent/src/tap/record-layout.js'
 import { parseTapSourceSpec, validateTapSourceOptions } from '../../agent/src/tap/tap-source-spec.js'
 import { collect } from './helpers/collect.js'
 
@@ -54,6 +58,13 @@ describe('tap source strings and options', () => {
         /maxFlows/.test(e.message) && /unknown option 'bogus'/.test(e.message))
   })
 
+  test('rejects options that do not apply to the kind of source', () => {
+    assert.throws(() => openTapSource('synthetic:1,1', { filter: 'tcp', speed: 1 }),
+      { code: 'ERR_TAP_SOURCE', message: /'filter' does not apply to synthetic sources; option 'speed' does not apply/ })
+    assert.throws(() => validateTapSourceOptions({ endpoints: 3 }, 'pcap-file'), /'endpoints' does not apply to pcap-file/)
+    validateTapSourceOptions({ filter: 'tcp', maxFlows: 10 }, 'pcap')
+  })
+
   test('formats IPv6 addresses canonically', () => {
     const b = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/ /g, ''), 'hex'))
     assert.equal(formatIpv6(b('2001 0db8 0000 0000 0000 0000 0000 0001'), 0), '2001:db8::1')
@@ -64,6 +75,49 @@ describe('tap source strings and options', () => {
   })
 })
 
+describe('record decoder', () => {
+  test('decodes every field at its documented offset, IPv4 text forms included (cache collisions too)', () => {
+    fc.assert(fc.property(fc.array(fc.tuple(fc.ipV4(), fc.ipV4(), fc.integer({ min: 0, max: 65535 }), fc.nat(2 ** 40)), { minLength: 1, maxLength: 64 }), rows => {
+      const buf = allocateBatchBuffer(rows.length)
+      const view = new DataView(buf.buffer)
+      view.setUint32(0, BATCH_MAGIC, true)
+      view.setUint16(4, RECORD_LAYOUT_VERSION, true)
+      view.setUint16(6, RECORD_SIZE, true)
+      view.setUint32(8, rows.length, true)
+      rows.forEach(([src, dst, port, bytes], i) => {
+        const base = BATCH_HEADER_SIZE + i * RECORD_SIZE
+        buf[base + OFFSET.kind] = 3
+        buf[base + OFFSET.endReason] = 1
+        buf[base + OFFSET.family] = 4
+        buf[base + OFFSET.protocol] = 17
+        buf.set(src.split('.').map(Number), base + OFFSET.srcAddr)
+        buf.set(dst.split('.').map(Number), base + OFFSET.dstAddr)
+        view.setUint16(base + OFFSET.dstPort, port, true)
+        view.setBigUint64(base + OFFSET.bytesFwd, BigInt(bytes), true)
+        view.setBigUint64(base + OFFSET.lastSeenNs, 1_700_000_000_123_456_789n, true)
+        view.setUint32(base + OFFSET.nameId, i, true)
+      })
+      const d = new RecordDecoder(buf)
+      assert.equal(d.count(), rows.length)
+      rows.forEach(([src, dst, port, bytes], i) => {
+        const r = d.record(i)
+        assert.deepEqual([r.kind, r.endReason, r.srcAddr, r.dstAddr, r.dstPort, r.bytesFwd, r.nameId, r.protocol],
+          ['end', 'idle', src, dst, port, bytes, i, 17])
+        assert.ok(Math.abs(r.lastSeenMs - 1_700_000_000_123.4568) < 1e-3)
+      })
+    }))
+  })
+
+  test('refuses a batch of another layout version', () => {
+    const buf = allocateBatchBuffer(1)
+    const view = new DataView(buf.buffer)
+    view.setUint32(0, BATCH_MAGIC, true)
+    view.setUint16(4, RECORD_LAYOUT_VERSION + 1, true)
+    view.setUint16(6, RECORD_SIZE, true)
+    assert.throws(() => new RecordDecoder(buf).count(), /layout/)
+  })
+})
+
 describe('synthetic source', () => {
   test('delivers exactly `limit` records: every flow starts, may update, and ends', async () => {
     const { records, stats, error } = await collect('synthetic:100,0', { limit: 5000, endpoints: 50 })
@@ -71,6 +125,8 @@ describe('synthetic source', () => {
     assert.equal(records.length, 5000)
     assert.equal(stats.synthetic?.generated, 5000)
     assert.equal(stats.recordsDelivered, 5000)
+    const byKind = (k: string): number => records.filter(r => r.kind === k).length
+    assert.deepEqual(stats.records, { start: byKind('start'), update: byKind('update'), end: byKind('end'), evicted: 0 })
     const seen = new Map<number, string>()
     for (const r of records) {
       const last = seen.get(r.flowId)

@@ -68,3 +68,8 @@ export function connectionStarted (record: FlowRecord): boolean {
 export function connectionCompleted (record: FlowRecord): boolean {
   return (record.state & FLOW_STATE.TCP_COMPLETED) !== 0
 }
+
+/** Whether a started TCP connection is still open at the time of this record. */
+export function connectionLive (record: FlowRecord): boolean {
+  return connectionStarted(record) && !connectionCompleted(record) && (record.state & FLOW_STATE.TCP_RST) === 0
+}

@@ -49,7 +49,7 @@ export class NativeTapSource implements TapSource {
   constructor (description: string, options: TapSourceOptions = {}) {
     this.description = description
     const spec = parseTapSourceSpec(description)
-    validateTapSourceOptions(options)
+    validateTapSourceOptions(options, spec.kind)
     const addon = loadNativeAddon()
     const { readRecords, ...nativeOptions } = options
     this.tap = new addon.Tap(spec.kind, { ...nativeOptions, ...spec })

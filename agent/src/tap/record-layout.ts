@@ -43,18 +43,24 @@ const KINDS: readonly FlowRecordKind[] = ['start', 'start', 'update', 'end', 'ev
 const END_REASONS: readonly FlowEndReason[] = ['none', 'idle', 'tcpClosed', 'flush']
 const TWO_32 = 4294967296
 
-// Small cache of IPv4 text forms: flows repeat addresses, and string building dominates decoding otherwise.
-const ipv4Cache = new Map<number, string>()
-const IPV4_CACHE_LIMIT = 65536
+// Direct-mapped cache of IPv4 text forms: flows repeat addresses, and building strings dominates decoding
+// otherwise. A slot holds the address (as uint32) and its string; a collision simply overwrites.
+const IPV4_CACHE_BITS = 14
+const ipv4Keys = new Uint32Array(1 << IPV4_CACHE_BITS)
+const ipv4Strings: Array<string | undefined> = new Array<string | undefined>(1 << IPV4_CACHE_BITS).fill(undefined)
 
 function ipv4 (u8: Uint8Array, off: number): string {
-  const key = ((u8[off]! << 24) | (u8[off + 1]! << 16) | (u8[off + 2]! << 8) | u8[off + 3]!) >>> 0
-  let s = ipv4Cache.get(key)
-  if (s === undefined) {
-    s = `${u8[off]}.${u8[off + 1]}.${u8[off + 2]}.${u8[off + 3]}`
-    if (ipv4Cache.size >= IPV4_CACHE_LIMIT) ipv4Cache.clear()
-    ipv4Cache.set(key, s)
-  }
+  const a = u8[off]!
+  const b = u8[off + 1]!
+  const c = u8[off + 2]!
+  const d = u8[off + 3]!
+  const key = ((a << 24) | (b << 16) | (c << 8) | d) >>> 0
+  const slot = ((c << 8) | d ^ (b << 6)) & ((1 << IPV4_CACHE_BITS) - 1)
+  const cached = ipv4Strings[slot]
+  if (cached !== undefined && ipv4Keys[slot] === key) return cached
+  const s = `${a}.${b}.${c}.${d}`
+  ipv4Keys[slot] = key
+  ipv4Strings[slot] = s
   return s
 }
 

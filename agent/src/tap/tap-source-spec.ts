@@ -107,11 +107,24 @@ const NUMBER_RULES: NumberRule[] = [
 
 const KNOWN = new Set<string>([...NUMBER_RULES.map(r => r[0]), 'filter', 'promiscuous', 'emitStart'])
 
-/** Checks options; every problem is reported at once in one ERR_TAP_SOURCE error. */
-export function validateTapSourceOptions (options: TapSourceOptions): void {
+const TABLE_OPTIONS = ['idleTimeoutMs', 'activeTimeoutMs', 'closeLingerMs', 'maxFlows', 'emitStart']
+const COMMON_OPTIONS = ['batchRecords', 'readRecords']
+/** Which options each kind of source takes; any other one is a mistake worth reporting, not ignoring. */
+const APPLICABLE: Record<TapSourceSpec['kind'], ReadonlySet<string>> = {
+  pcap: new Set([...COMMON_OPTIONS, ...TABLE_OPTIONS, 'filter', 'snaplen', 'promiscuous', 'bufferBytes', 'rescanMs']),
+  'pcap-file': new Set([...COMMON_OPTIONS, ...TABLE_OPTIONS, 'speed']),
+  synthetic: new Set([...COMMON_OPTIONS, 'endpoints', 'skew', 'limit', 'seed'])
+}
+
+/**
+ * Checks options (for a source of `kind`, when given); every problem is reported at once in one ERR_TAP_SOURCE
+ * error.
+ */
+export function validateTapSourceOptions (options: TapSourceOptions, kind?: TapSourceSpec['kind']): void {
   const problems: string[] = []
   for (const key of Object.keys(options)) {
     if (!KNOWN.has(key)) problems.push(`unknown option '${key}'`)
+    else if (kind !== undefined && !APPLICABLE[kind].has(key)) problems.push(`option '${key}' does not apply to ${kind} sources`)
   }
   for (const [key, min, max, integer] of NUMBER_RULES) {
     const v = options[key]

@@ -33,7 +33,7 @@ export interface TapStats {
   /** Live capture: libpcap's counters summed over interfaces (`dropped` = kernel drops). */
   kernel?: { received: number, dropped: number, interfaceDropped: number }
   interfaces?: { open: number, opened: number, lost: number, openFailures: number }
-  file?: { packetsRead: number, linkType: number }
+  file?: { packetsRead: number, linkType: number, memoryMapped: number }
   synthetic?: { generated: number, flows: number, endpoints: number }
 }
 

@@ -36,7 +36,7 @@ export function tempFile (name: string, bytes: Buffer | string): string {
   return path
 }
 
-/** Records of the flow whose END (or EVICTED) record closes it, keyed by flowId. */
+/** The records that close a flow (END or EVICTED): one per flow, with its final counts. */
 export function finalRecords (records: FlowRecord[]): FlowRecord[] {
   return records.filter(r => r.kind === 'end' || r.kind === 'evicted')
 }
