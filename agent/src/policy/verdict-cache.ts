@@ -29,9 +29,17 @@ export class VerdictCache {
 
   /** Looks a flow up; `usesSourcePorts` says whether source ports are part of the key. */
   get (flow: FlowInput, usesSourcePorts: boolean): FlowVerdicts | undefined {
-    const numeric = this.numericKey(flow, usesSourcePorts)
-    if (numeric !== undefined) return this.byProtocol[flow.protocol]?.get(numeric[0])?.get(numeric[1])
+    // The numeric path inlined: no key tuple is allocated on a warm lookup.
+    if (this.numericEligible(flow, usesSourcePorts)) {
+      const src = ipv4Of(flow.src)
+      const dst = ipv4Of(flow.dst)
+      if (src !== undefined && dst !== undefined) return this.byProtocol[flow.protocol]?.get(src)?.get(dst * 65536 + (flow.dst.port as number))
+    }
     return this.generic.get(this.stringKey(flow, usesSourcePorts))
+  }
+
+  private numericEligible (flow: FlowInput, usesSourcePorts: boolean): boolean {
+    return flow.icmpType === undefined && flow.icmpCode === undefined && flow.dst.port !== undefined && !(usesSourcePorts && flow.src.port !== undefined)
   }
 
   set (flow: FlowInput, usesSourcePorts: boolean, verdicts: FlowVerdicts): void {
@@ -58,9 +66,8 @@ export class VerdictCache {
   get size (): number { return this.entries }
 
   private numericKey (flow: FlowInput, usesSourcePorts: boolean): [number, number] | undefined {
-    if (flow.icmpType !== undefined || flow.icmpCode !== undefined || (usesSourcePorts && flow.src.port !== undefined)) return undefined
-    const port = flow.dst.port
-    if (port === undefined) return undefined
+    if (!this.numericEligible(flow, usesSourcePorts)) return undefined
+    const port = flow.dst.port as number
     const src = ipv4Of(flow.src)
     const dst = ipv4Of(flow.dst)
     if (src === undefined || dst === undefined) return undefined
