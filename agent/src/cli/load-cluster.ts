@@ -9,9 +9,12 @@ import type { LoadedResource, Tier } from '../policy/resources.js'
 import type { FlagSpec } from './args.js'
 import type { CommandIo } from './command.js'
 
+/** The `-f` flag of every command that reads resources. */
+export const FILENAME_FLAG: FlagSpec = { name: 'filename', short: 'f', type: 'string', multiple: true, valueName: 'PATH', help: 'resources: file, directory (recursive) or - for stdin; YAML or JSON' }
+
 /** The `-f` and `--staged-mode` flags every offline command shares. */
 export const CLUSTER_FLAGS: readonly FlagSpec[] = [
-  { name: 'filename', short: 'f', type: 'string', multiple: true, valueName: 'PATH', help: 'resources: file, directory (recursive) or - for stdin; YAML or JSON' },
+  FILENAME_FLAG,
   { name: 'staged-mode', type: 'string', valueName: 'calico|replace', help: 'calico (default): staged policies are added to the pending set; replace: Set replaces and Delete removes the enforced policy of the same identity' }
 ]
 

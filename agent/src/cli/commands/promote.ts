@@ -2,6 +2,7 @@
 // `shadowflow promote -f staged.yaml | kubectl apply -f -`. stdout carries only what the chosen --output format
 // promises (so it can be piped); every note, and the `kubectl delete` lines of `stagedAction: Delete` policies in
 // the yaml/json formats, go to stderr, which the operator still sees while stdout is piped.
+import { FILENAME_FLAG } from '../load-cluster.js'
 import { booleanFlag, formatFlags, listFlag, parseArgs, stringFlag, type FlagSpec } from '../args.js'
 import type { Command, CommandIo } from '../command.js'
 import { UsageError } from '../../errors.js'
@@ -15,7 +16,7 @@ const OUTPUTS = ['yaml', 'json', 'commands'] as const
 type Output = typeof OUTPUTS[number]
 
 const FLAGS: readonly FlagSpec[] = [
-  { name: 'filename', short: 'f', type: 'string', multiple: true, valueName: 'PATH', help: 'file, directory (recursive) or - for stdin' },
+  FILENAME_FLAG,
   { name: 'name', type: 'string', valueName: 'NAME', help: 'promote only the staged policies named NAME or NAMESPACE/NAME' },
   { name: 'output', short: 'o', type: 'string', valueName: 'FORMAT', help: 'yaml (default) or json: resources to apply; commands: the kubectl delete lines' },
   { name: 'help', short: 'h', type: 'boolean', help: 'show this help' }
