@@ -4,7 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { ShadowflowError, UsageError } from '../errors.js'
-import { resolveFlowEnd } from '../endpoints/flow-endpoint-resolver.js'
+import { resolveDestination, resolveFlowEnd } from '../endpoints/flow-endpoint-resolver.js'
 import type { InventoryDirectory } from '../endpoints/inventory-directory.js'
 import { isPendingChanged } from '../flows/flow-filter.js'
 import type { FlowLog } from '../flows/flow-log.js'
@@ -228,10 +228,10 @@ export class DebugServer {
     const to = url.searchParams.get('to')
     if (from === null || to === null) throw new UsageError('give from= and to= (namespace/pod or IP)')
     const src = resolveFlowEnd(from, directory)
-    const dst = resolveFlowEnd(to, directory)
     const protocol = parseProtocol(url.searchParams.get('protocol') ?? undefined)
     const port = parsePort(url.searchParams.get('port') ?? undefined)
-    const flow: FlowInput = { src, dst: { ...dst, ...(port === undefined ? {} : { port }) }, protocol }
+    const dst = resolveDestination(resolveFlowEnd(to, directory), protocol, port, directory)
+    const flow: FlowInput = { src, dst, protocol }
     const verdicts = this.ctx.engine().evaluate(flow)
     if (!asText) {
       return {

@@ -112,6 +112,22 @@ export function resolveFlowEnd (text: string, directory: InventoryDirectory): Fl
   return { endpoint, ...(first === undefined ? {} : { ip: first }), label: endpointLabel(endpoint) }
 }
 
+/**
+ * The destination end of an `explain`-style query with its port. A Service cluster IP is followed to the backend
+ * pod it leads to (policy applies after DNAT, on the pod), and the label says so.
+ */
+export function resolveDestination (dst: FlowEndInput & { label: string }, protocol: number, port: number | undefined, directory: InventoryDirectory): FlowEndInput & { label: string } {
+  const ip = dst.ip
+  if (dst.endpoint !== undefined || ip === undefined || port === undefined) return { ...dst, ...(port === undefined ? {} : { port }) }
+  const service = directory.serviceForIp(ip)
+  if (service === undefined) return { ...dst, port }
+  const via = `Service ${service.namespace}/${service.name} ${dst.label}:${port}`
+  const backend = directory.serviceBackend(service, protocol, port)
+  if (backend === undefined) return { ...dst, port, label: `${dst.label} (${via}: no backend pod in the inventory, ingress not evaluated)` }
+  const backendIp = backend.endpoint.ips[0]
+  return { endpoint: backend.endpoint, ...(backendIp === undefined ? {} : { ip: backendIp }), port: backend.port, label: `${endpointLabel(backend.endpoint)}:${backend.port} (via ${via})` }
+}
+
 /** `namespace/name` of a workload, or the host endpoint's name. */
 export function endpointLabel (endpoint: { kind: string, name: string, namespace?: string | undefined }): string {
   return endpoint.namespace === undefined ? `hep:${endpoint.name}` : `${endpoint.namespace}/${endpoint.name}`

@@ -161,6 +161,26 @@ export class InventoryDirectory implements EndpointDirectory {
   /** The pod `namespace/name`, for CLI references. */
   workload (namespace: string, name: string): WorkloadEndpoint | undefined { return this.workloadsByName.get(`${namespace}/${name}`) }
 
+  /**
+   * The backend a Service's cluster IP and port lead to: the first pod (by name) the Service selects that serves
+   * the target port, with the port number after DNAT; undefined when no such pod is in the inventory.
+   */
+  serviceBackend (service: ServiceEntity, protocol: number, port: number): { endpoint: WorkloadEndpoint, port: number } | undefined {
+    const servicePort = service.ports.find(p => p.port === port && p.protocol === protocol)
+    const selector = service.selector
+    if (servicePort === undefined || selector === undefined) return undefined
+    const backends = this.workloads
+      .filter(w => w.namespace === service.namespace && Object.entries(selector).every(([k, v]) => w.labels[k] === v))
+      .sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+    for (const endpoint of backends) {
+      const target = servicePort.targetPort
+      if (typeof target === 'number') return { endpoint, port: target }
+      const named = endpoint.namedPorts.find(np => np.name === target && np.protocol === protocol)
+      if (named !== undefined) return { endpoint, port: named.port }
+    }
+    return undefined
+  }
+
   /** The network set with the longest prefix containing an address (for flow-log naming). */
   networkSetForIp (ip: IpAddress): NetworkSetEntity | undefined {
     let best: NetworkSetEntity | undefined

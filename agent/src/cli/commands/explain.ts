@@ -8,6 +8,7 @@ import { protocolName } from '../../policy/protocol.js'
 import { booleanFlag, formatFlags, listFlag, parseArgs, stringFlag, type FlagSpec } from '../args.js'
 import type { Command, CommandIo } from '../command.js'
 import { formatPipeline, makeStyle } from '../format-verdicts.js'
+import { resolveDestination } from '../../endpoints/flow-endpoint-resolver.js'
 import { CLUSTER_FLAGS, loadCluster, resolveFlowEnd, stagedModeOf, type LoadedCluster } from '../load-cluster.js'
 import { parsePort, parseProtocol } from '../parse-flow-spec.js'
 
@@ -29,11 +30,11 @@ interface FlowSpec { from: string, to: string, protocol?: string | number, port?
 
 function toFlowInput (spec: FlowSpec, cluster: LoadedCluster): { flow: FlowInput, fromLabel: string, toLabel: string } {
   const src = resolveFlowEnd(spec.from, cluster.directory)
-  const dst = resolveFlowEnd(spec.to, cluster.directory)
   const protocol = parseProtocol(spec.protocol === undefined ? undefined : String(spec.protocol))
+  const dst = resolveDestination(resolveFlowEnd(spec.to, cluster.directory), protocol, parsePort(spec.port), cluster.directory)
   const flow: FlowInput = {
     src: { ...src, ...(spec.srcPort === undefined ? {} : { port: spec.srcPort }) },
-    dst: { ...dst, ...(spec.port === undefined ? {} : { port: parsePort(spec.port) }) },
+    dst,
     protocol,
     ...(spec.icmpType === undefined ? {} : { icmpType: spec.icmpType }),
     ...(spec.icmpCode === undefined ? {} : { icmpCode: spec.icmpCode })
