@@ -125,6 +125,16 @@ export class UnavailableError extends ShadowflowError {
   }
 }
 
+/** The Kubernetes API cannot be reached or configured (kubeconfig, in-cluster account), or refused a request. */
+export class KubeApiError extends ShadowflowError {
+  /** HTTP status of a refused request (0 when the request never got an answer). */
+  readonly status: number
+  constructor (code: 'ERR_KUBE_CONFIG' | 'ERR_KUBE_API', message: string, options: { status?: number, cause?: unknown } = {}) {
+    super(code, message, options.cause === undefined ? {} : { cause: options.cause })
+    this.status = options.status ?? 0
+  }
+}
+
 /** The catalogue, for the README and the test that keeps the two in step. */
 export const ERROR_CODES: Readonly<Record<string, string>> = Object.freeze({
   ERR_SELECTOR_SYNTAX: 'a selector does not parse; the message gives the column and what was expected',
@@ -147,5 +157,7 @@ export const ERROR_CODES: Readonly<Record<string, string>> = Object.freeze({
   ERR_UNKNOWN_NODE: 'a query names a node the aggregator does not know (NOT_FOUND)',
   ERR_OVERLOADED: 'a server limit was reached (streams, followers, result size) (RESOURCE_EXHAUSTED)',
   ERR_UNAVAILABLE: 'a service cannot answer now: starting, shutting down, or a node is unreachable (UNAVAILABLE)',
-  ERR_LISTEN: 'a server (debug HTTP, node query service) cannot listen on the address given: in use, not local, or not permitted'
+  ERR_LISTEN: 'a server (debug HTTP, node query service) cannot listen on the address given: in use, not local, or not permitted',
+  ERR_KUBE_CONFIG: '--kubernetes without a usable configuration: no in-cluster service account and no readable --kubeconfig',
+  ERR_KUBE_API: 'the Kubernetes API refused or failed a request (the message gives the resource and HTTP status; watches retry with backoff)'
 })

@@ -23,7 +23,8 @@ import { DebugServer, type ReadinessCheck } from './debug-server.js'
 import { FlowExporter } from './flow-exporter.js'
 import { FlowPipeline, type PipelineClock } from './flow-pipeline.js'
 import { nodeQueryService } from './node-query-service.js'
-import { PolicySource } from './policy-source.js'
+import { PolicySource, type PolicySet } from './policy-source.js'
+import { KubernetesPolicySource } from '../k8s/kubernetes-policy-source.js'
 
 /** The version GetStatus reports. */
 export const AGENT_VERSION = '0.1.0'
@@ -50,7 +51,7 @@ export class NodeAgent {
   readonly flowLogs: BoundedRing<FlowLog>
   readonly addresses: AgentAddresses = { debug: undefined, query: undefined }
   private readonly log: Logger
-  private readonly policySource: PolicySource
+  private readonly policySource: PolicySource | KubernetesPolicySource
   private source: TapSource | undefined
   private tapState: TapState = 'starting'
   private tapError = ''
@@ -76,21 +77,26 @@ export class NodeAgent {
       recentFlows: config.recentFlows
     })
     this.flowLogs = new BoundedRing<FlowLog>(Math.max(1, config.recentFlows))
-    this.policySource = new PolicySource({
-      paths: config.filenames,
-      logger: this.log.child({ module: 'policy' }),
-      watch: config.watchFiles,
-      pollMs: config.watchPollSeconds * 1000,
-      apply: set => {
-        this.pipeline.apply(set)
-        this.metrics.policyReloads.inc({ result: 'ok' })
-        this.metrics.policyGeneration.set(set.generation)
-        const staged = set.policies.filter(p => p.staged).length
-        this.metrics.policiesLoaded.set({ staged: 'true' }, staged)
-        this.metrics.policiesLoaded.set({ staged: 'false' }, set.policies.length - staged)
-      },
-      onRejected: () => { this.metrics.policyReloads.inc({ result: 'error' }) }
-    })
+    const apply = (set: PolicySet): void => {
+      this.pipeline.apply(set)
+      this.metrics.policyReloads.inc({ result: 'ok' })
+      this.metrics.policyGeneration.set(set.generation)
+      const staged = set.policies.filter(p => p.staged).length
+      this.metrics.policiesLoaded.set({ staged: 'true' }, staged)
+      this.metrics.policiesLoaded.set({ staged: 'false' }, set.policies.length - staged)
+    }
+    const onRejected = (): void => { this.metrics.policyReloads.inc({ result: 'error' }) }
+    // Policy and inventory come from -f files or, with --kubernetes, from the API (k8s/, issue 6).
+    this.policySource = config.kubernetes
+      ? new KubernetesPolicySource({ kubeconfig: config.kubeconfig, logger: this.log.child({ module: 'kubernetes' }), apply, onRejected })
+      : new PolicySource({
+        paths: config.filenames,
+        logger: this.log.child({ module: 'policy' }),
+        watch: config.watchFiles,
+        pollMs: config.watchPollSeconds * 1000,
+        apply,
+        onRejected
+      })
     this.metrics.observe({
       aggregator: () => this.pipeline.aggregator.stats(),
       engine: () => this.pipeline.engine.stats(),
@@ -102,7 +108,10 @@ export class NodeAgent {
   /** Loads policies, starts the servers, the exporter and capture. Rejects with a ShadowflowError on bad input. */
   async start (): Promise<void> {
     const config = this.config
-    await this.policySource.load()
+    // Files fail fast, before anything listens. The API is waited for after the debug server is up, so that
+    // /healthz answers and /readyz says which initial list is missing while the cache syncs; the tap starts
+    // only after the sync, so no flow is ever evaluated against a half-synced cache.
+    if (this.policySource instanceof PolicySource) await this.policySource.load()
     const protos = loadProtos()
 
     if (config.debugAddr !== '') {
@@ -123,6 +132,8 @@ export class NodeAgent {
       })
       this.addresses.debug = `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`
     }
+
+    if (this.policySource instanceof KubernetesPolicySource) await this.policySource.load()
 
     if (config.queryListen !== '') {
       const tls = { certPath: config.tlsCert, keyPath: config.tlsKey, caPath: config.tlsCa }
@@ -212,7 +223,7 @@ export class NodeAgent {
     const exporter = this.exporter?.status()
     return [
       { name: 'tap', ok: this.tapState === 'open' || this.tapState === 'ended', detail: this.tapState === 'failed' ? `failed: ${this.tapError}` : this.tapState },
-      { name: 'policies', ok: policy.generation > 0, detail: policy.generation > 0 ? `generation ${policy.generation}, ${policy.policiesLoaded} policies${policy.lastError === '' ? '' : `; last reload rejected: ${policy.lastError}`}` : 'not loaded' },
+      { name: 'policies', ok: policy.generation > 0, detail: policy.generation > 0 ? `generation ${policy.generation}, ${policy.policiesLoaded} policies${policy.lastError === '' ? '' : `; last reload rejected: ${policy.lastError}`}` : this.policySource instanceof KubernetesPolicySource ? this.policySource.notReadyDetail() : 'not loaded' },
       { name: 'exporter', ok: exporter === undefined || exporter.state === 'connected', detail: exporter === undefined ? 'disabled (no --aggregator)' : `${exporter.state} to ${exporter.address}` }
     ]
   }
@@ -264,7 +275,7 @@ export class NodeAgent {
   }
 
   /** The policy source (tests and GetStatus). */
-  get policies (): PolicySource { return this.policySource }
+  get policies (): PolicySource | KubernetesPolicySource { return this.policySource }
 
   /**
    * SIGTERM: stop capture, flush the current interval into the exporter, wait for receipts up to the flush

@@ -13,7 +13,9 @@ import { UsageError } from '../../errors.js'
 export const AGENT_FLAGS: readonly FlagSpec[] = [
   { name: 'config', type: 'string', valueName: 'FILE', help: 'YAML configuration file (keys as in the README\'s table; SHADOWFLOW_CONFIG also names it)' },
   ...CONFIG_FIELDS.map((f): FlagSpec => f.kind.type === 'bool'
-    ? { name: `no-${f.flag}`, type: 'boolean', help: `do not ${f.help} [${envName(f.key)}]` }
+    ? (f.default() === true
+        ? { name: `no-${f.flag}`, type: 'boolean', help: `do not ${f.help} [${envName(f.key)}]` }
+        : { name: f.flag, type: 'boolean', help: `${f.help} [${envName(f.key)}]` })
     : {
         name: f.flag,
         ...(f.short === undefined ? {} : { short: f.short }),
@@ -31,7 +33,8 @@ export function agentFlagValues (argv: readonly string[]): { config: string | un
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`)
   const flags: Partial<Record<keyof AgentConfig, string | readonly string[] | boolean>> = {}
   for (const f of CONFIG_FIELDS) {
-    if (f.kind.type === 'bool') { if (booleanFlag(args, `no-${f.flag}`)) flags[f.key] = false; continue }
+    // A boolean that defaults to true is turned off by --no-KEY, one that defaults to false turned on by --KEY.
+    if (f.kind.type === 'bool') { const on = f.default() === true; if (booleanFlag(args, on ? `no-${f.flag}` : f.flag)) flags[f.key] = !on; continue }
     if (f.kind.type === 'list') { const list = listFlag(args, f.flag); if (list.length > 0) flags[f.key] = list; continue }
     const value = stringFlag(args, f.flag)
     if (value !== undefined) flags[f.key] = value
@@ -42,7 +45,7 @@ export function agentFlagValues (argv: readonly string[]): { config: string | un
 export const agentCommand: Command = {
   name: 'agent',
   summary: 'run the node agent: tap, evaluate in both pipelines, export flow logs, serve node queries',
-  usage: 'agent --source pcap:cali*|pcap-file:PATH|synthetic:N,RATE -f PATH [--aggregator HOST:PORT] [--config FILE]',
+  usage: 'agent --source pcap:cali*|pcap-file:PATH|synthetic:N,RATE (-f PATH | --kubernetes [--kubeconfig FILE]) [--aggregator HOST:PORT] [--config FILE]',
   flags: AGENT_FLAGS,
   async run (argv, io) {
     const { config: file, help, flags } = agentFlagValues(argv)
