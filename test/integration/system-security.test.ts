@@ -125,9 +125,9 @@ describe('system: bad requests and TLS', { timeout: 90_000 }, () => {
       openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', `/CN=${name}`, '-keyout', file(`${name}.key`), '-out', file(`${name}.crt`))
     }
     // Servers that are also clients (the agent exports, the aggregator fans out): both usages, valid for 127.0.0.1.
-    const makeLeaf = (name: string, ca: string, serial: string, usage = 'serverAuth,clientAuth'): TlsPaths => {
+    const makeLeaf = (name: string, ca: string, serial: string, usage = 'serverAuth,clientAuth', san = 'IP:127.0.0.1,DNS:localhost'): TlsPaths => {
       openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', `/CN=${name}`, '-keyout', file(`${name}.key`), '-out', file(`${name}.csr`))
-      writeFileSync(file(`${name}.ext`), `subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=${usage}\n`)
+      writeFileSync(file(`${name}.ext`), `subjectAltName=${san}\nextendedKeyUsage=${usage}\n`)
       openssl('x509', '-req', '-in', file(`${name}.csr`), '-CA', file(`${ca}.crt`), '-CAkey', file(`${ca}.key`), '-set_serial', serial, '-days', '1', '-extfile', file(`${name}.ext`), '-out', file(`${name}.crt`))
       return { cert: file(`${name}.crt`), key: file(`${name}.key`), ca: file(`${ca}.crt`) }
     }
@@ -174,5 +174,31 @@ describe('system: bad requests and TLS', { timeout: 90_000 }, () => {
     const refused = await runShadowflow(['flows', '--server', aggregator.address, '--tls-ca', operatorTls.ca, '--json', '--timeout', '3'])
     assert.notEqual(refused.code, 0)
     assert.equal(refused.stdout, '')
+
+    // As deployed: one agent certificate for every node, naming shadowflow-agent and no address. The fan-out
+    // dials the agent by IP, so its name check fails in-band unless --agent-server-name says what to expect.
+    const sharedAgentTls = makeLeaf('shadowflow-agent', 'ca', '05', 'serverAuth,clientAuth', 'DNS:shadowflow-agent')
+    const named = await startAggregatorProcess(harness, { name: 'aggregator (agent server name)', tls: aggregatorTls, args: ['--agent-server-name', 'shadowflow-agent'] })
+    const plain = await startAggregatorProcess(harness, { name: 'aggregator (no agent server name)', tls: aggregatorTls })
+    const shared = await startAgentProcess(harness, { node: 'node-a', source: `pcap-file:${capture}`, files: [SHOP_DIR], aggregator: named.address, tls: sharedAgentTls })
+    const other = await startAgentProcess(harness, { node: 'node-a', source: `pcap-file:${capture}`, files: [SHOP_DIR], aggregator: plain.address, tls: sharedAgentTls })
+    await waitForCaptureEnd(shared)
+    await waitForCaptureEnd(other)
+    await waitForTotals(named.address, expectedA, 15_000, operator)
+    await waitForTotals(plain.address, expectedA, 15_000, operator)
+    const fanOut = async (address: string): Promise<Array<{ error?: unknown }>> => {
+      const client = createGrpcClient(protos.shadowflow.Nodes, address, operator)
+      try {
+        return await collectStream(client.GetNodeFlows({ node: 'node-a', request: { filter: null, pendingChangedOnly: false, follow: false, since: 0, number: 0, which: 'FLOW_LOGS' } }, new grpc.Metadata(), { deadline: Date.now() + 10_000 }))
+      } finally {
+        client.close()
+      }
+    }
+    const good = await fanOut(named.address)
+    assert.deepEqual(good.filter(r => r.error !== null && r.error !== undefined), [])
+    assert.equal(good.length, expectedA.size)
+    const bad = await fanOut(plain.address)
+    assert.equal(bad.length, 1)
+    assert.ok(bad[0]?.error !== null && bad[0]?.error !== undefined, 'the name mismatch is reported in-band')
   })
 })

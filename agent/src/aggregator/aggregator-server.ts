@@ -46,6 +46,11 @@ export interface AggregatorOptions {
   perNodeDeadlineMs?: number
   /** Announced to nodes in x-shadowflow-instance (default: a random UUID per process). */
   instanceId?: string
+  /**
+   * The name agents' certificates are checked against on fan-out (TLS). Agents are dialled at their pod IPs,
+   * which one shared agent certificate cannot list: with this set, the certificate must name this instead.
+   */
+  agentServerName?: string
 }
 
 /** A running aggregator. */
@@ -101,7 +106,10 @@ export async function startAggregator (options: AggregatorOptions): Promise<Runn
   const live = new LiveCalls(limits.maxLiveStreams)
   const connections = new LiveCalls(options.maxNodes ?? 10_000)
   // The fan-out to agents uses the aggregator's own certificate: with mTLS every link is mutually authenticated.
-  const pool = new NodeClientPool({ credentials: tls.mode === 'insecure' ? grpc.credentials.createInsecure() : clientCredentialsFromMaterial(tls) })
+  const pool = new NodeClientPool({
+    credentials: tls.mode === 'insecure' ? grpc.credentials.createInsecure() : clientCredentialsFromMaterial(tls),
+    ...(options.agentServerName === undefined ? {} : { clientOptions: { serverNameOverride: options.agentServerName } })
+  })
   const handlerOptions = {
     onError (error: unknown, status: GrpcStatus, method: string) {
       if (status.code === grpc.status.INTERNAL) logger.error({ err: error, method }, 'query failed')

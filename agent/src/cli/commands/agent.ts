@@ -60,11 +60,20 @@ export const agentCommand: Command = {
     process.once('SIGTERM', onSignal)
     process.once('SIGINT', onSignal)
     try {
+      // A signal during start-up (waiting for the cluster's initial sync, say) stops at once.
+      const started = agent.start().then(() => undefined)
+      let early: string | undefined
       try {
-        await agent.start()
+        early = await Promise.race([started, signal])
       } catch (error) {
         await agent.stop()
         throw error
+      }
+      if (early !== undefined) {
+        logger.info({ signal: early }, 'stopping during start-up')
+        await agent.stop()
+        await started.catch(() => {})
+        return 0
       }
       const name = await signal
       logger.info({ signal: name }, 'stopping')

@@ -15,6 +15,7 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'tls-cert', type: 'string', valueName: 'PEM', help: 'server certificate (TLS)' },
   { name: 'tls-key', type: 'string', valueName: 'PEM', help: 'server private key (TLS)' },
   { name: 'tls-ca', type: 'string', valueName: 'PEM', help: 'CA that client certificates must be signed by (mutual TLS); also verifies agents on fan-out' },
+  { name: 'agent-server-name', type: 'string', valueName: 'NAME', help: 'TLS: the name agent certificates are checked against on fan-out (agents are dialled by pod IP; e.g. shadowflow-agent)' },
   { name: 'metrics-addr', type: 'string', valueName: 'HOST:PORT', help: 'serve Prometheus /metrics here (a port alone binds 127.0.0.1; default off)' },
   { name: 'shutdown-grace', type: 'string', valueName: 'DURATION', help: 'how long running queries may finish on SIGTERM (default 5s)' },
   { name: 'log-level', type: 'string', valueName: 'LEVEL', help: 'trace, debug, info (default), warn, error, fatal or silent' },
@@ -41,13 +42,15 @@ export async function runAggregator (argv: readonly string[], io: CommandIo, sto
   if (!LOG_LEVELS.has(level)) throw new UsageError(`--log-level "${level}" is not one of ${[...LOG_LEVELS].join(', ')}`)
   const logger = createLogger({ level })
   const metricsAddress = stringFlag(args, 'metrics-addr')
+  const agentServerName = stringFlag(args, 'agent-server-name')
   const aggregator = await startAggregator({
     listen: stringFlag(args, 'listen') ?? '127.0.0.1:7443',
     retentionSeconds,
     maxFlows: positiveInteger(stringFlag(args, 'max-flows'), 'max-flows', 1_000_000),
     tls: { certPath: stringFlag(args, 'tls-cert'), keyPath: stringFlag(args, 'tls-key'), caPath: stringFlag(args, 'tls-ca') },
     logger,
-    ...(metricsAddress === undefined ? {} : { metricsAddress })
+    ...(metricsAddress === undefined ? {} : { metricsAddress }),
+    ...(agentServerName === undefined ? {} : { agentServerName })
   })
   // One line on stdout for scripts and tests that started us on port 0.
   io.stdout.write(`shadowflow aggregator listening on ${aggregator.address} (${aggregator.tlsMode})${aggregator.metricsAddress === undefined ? '' : `, metrics on http://${aggregator.metricsAddress}/metrics`}\n`)
