@@ -97,10 +97,14 @@ export class FlowPipeline {
 
   /** Runs `source` until it ends or is closed (then flushes everything). Rejects with the source's error. */
   async run (source: TapSource, options: RunOptions): Promise<void> {
-    const tick = setInterval(() => {
-      const logs = this.closeReady(options.clock)
+    const tickMs = options.tickMs ?? 1000
+    let lastCloseMs = Date.now()
+    const close = (nowMs: number): void => {
+      lastCloseMs = nowMs
+      const logs = this.closeReady(options.clock, nowMs)
       if (logs.length > 0) options.sink(logs)
-    }, options.tickMs ?? 1000)
+    }
+    const tick = setInterval(() => { close(Date.now()) }, tickMs)
     let shiftMs: number | undefined = options.captureClock === 'now' ? undefined : 0
     try {
       for await (const batch of source) {
@@ -113,6 +117,14 @@ export class FlowPipeline {
         }
         this.recordsSeen += batch.count
         options.onBatch?.(this.recordsSeen)
+        // A source that always has a batch ready resolves the iterator in microtasks only, so the timer above
+        // would never run: intervals would pile up until the open-flow-log bound dropped data. Close them here
+        // on the same schedule, and give the event loop a turn so export, queries and metrics keep running.
+        const now = Date.now()
+        if (now - lastCloseMs >= tickMs) {
+          close(now)
+          await new Promise<void>(resolve => setImmediate(resolve))
+        }
       }
     } finally {
       clearInterval(tick)

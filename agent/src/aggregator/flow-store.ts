@@ -6,12 +6,14 @@
 // buckets are evicted whole (newest data is what operators ask for), and counted; an entry older than every
 // bucket that could be evicted is dropped instead, also counted.
 import { FLOW_INTERVAL_SECONDS, type FlowKey, type FlowLog, type FlowStats } from '../flows/flow-log.js'
-import { matchesFlowKey, type FlowFilter } from '../flows/flow-filter.js'
+import type { FlowFilter } from '../flows/flow-filter.js'
 import { flowKeyIdentity } from './flow-key-identity.js'
+import { KeyColumns, type ColumnSortBy, type SlotPredicate } from './key-columns.js'
 import { inTimeRange, resolveTimeRange, type TimeRange } from './time-range.js'
+import { TopSelection } from './top-selection.js'
 
 /** Goldmane's SortBy, in domain form. */
-export type FlowSortBy = 'Time' | 'DestName' | 'DestNamespace' | 'DestType' | 'SourceName' | 'SourceNamespace' | 'SourceType'
+export type FlowSortBy = ColumnSortBy
 
 /** Goldmane's FilterType (without the `FilterType` prefix and the unspecified value). */
 export type FilterHintType = 'DestName' | 'SourceName' | 'DestNamespace' | 'SourceNamespace' | 'PolicyTier' | 'PolicyName'
@@ -96,34 +98,48 @@ interface StoredFlow extends FlowStats {
   destLabels: readonly string[]
 }
 
+/** A bucket's entry: its counters, its key (a direct reference, no lookup by id) and its place in the bucket. */
+interface BucketFlow extends StoredFlow {
+  readonly keyEntry: KeyEntry
+  readonly index: number
+}
+
+/**
+ * One 15 s bucket. Entries are only ever appended (a bucket leaves whole), so next to the lookup by key id it
+ * keeps them in arrays: the key slot and start time of entry i in typed arrays a List scans without touching
+ * the entry objects.
+ */
 interface Bucket {
   readonly startSeconds: number
-  readonly flows: Map<number, StoredFlow>
+  readonly flows: Map<number, BucketFlow>
+  readonly entries: BucketFlow[]
+  slots: Int32Array
+  starts: Float64Array
 }
 
 interface KeyEntry {
   readonly id: number
   readonly identity: string
   readonly key: FlowKey
-  /** Buckets holding this key; the entry is forgotten at 0 so ids never outlive their data. */
-  buckets: number
+  /** The key's slot in the store's KeyColumns (which also counts the buckets holding it). */
+  readonly slot: number
 }
 
 /** One List result while it is being built: `flow` is the stored entry itself until a second one merges in. */
 interface Aggregate {
   readonly id: number
-  readonly windowStart: number
+  readonly slot: number
   readonly key: FlowKey
+  readonly windowStart: number
   flow: Readonly<StoredFlow>
   owned: boolean
-  /** What Time sorts by. */
+  /** What Time sorts by: the window start of a windowed result, else the earliest start of its data. */
   startTime: number
 }
 
 const BUCKET = FLOW_INTERVAL_SECONDS
 // Window index range per key in a numeric slot (id × WINDOW_SLOTS + window): far more windows than a retention holds.
 const WINDOW_SLOTS = 1_000_000
-const ENDPOINT_TYPE_ORDER: Readonly<Record<string, number>> = { WorkloadEndpoint: 1, HostEndpoint: 2, NetworkSet: 3, Network: 4 }
 
 /** The start of the 15 s bucket holding `seconds`. */
 export function bucketStartOf (seconds: number): number {
@@ -146,22 +162,39 @@ function addStats (into: FlowStats, from: FlowStats): void {
   into.connectionsLive += from.connectionsLive
 }
 
-function sortValue (key: FlowKey, by: Exclude<FlowSortBy, 'Time'>): string | number {
-  switch (by) {
-    case 'DestName': return key.destName
-    case 'DestNamespace': return key.destNamespace
-    case 'DestType': return ENDPOINT_TYPE_ORDER[key.destType] ?? 0
-    case 'SourceName': return key.sourceName
-    case 'SourceNamespace': return key.sourceNamespace
-    case 'SourceType': return ENDPOINT_TYPE_ORDER[key.sourceType] ?? 0
+/** A copy of stored counters a List result can own (and merge into). */
+function copyStored (flow: Readonly<StoredFlow>): StoredFlow {
+  return {
+    startTime: flow.startTime,
+    endTime: flow.endTime,
+    sourceLabels: flow.sourceLabels,
+    destLabels: flow.destLabels,
+    packetsIn: flow.packetsIn,
+    packetsOut: flow.packetsOut,
+    bytesIn: flow.bytesIn,
+    bytesOut: flow.bytesOut,
+    connectionsStarted: flow.connectionsStarted,
+    connectionsCompleted: flow.connectionsCompleted,
+    connectionsLive: flow.connectionsLive
   }
 }
 
-function compareValues (a: string | number, b: string | number): number {
-  if (typeof a === 'number' && typeof b === 'number') return a - b
-  const x = String(a)
-  const y = String(b)
-  return x < y ? -1 : x > y ? 1 : 0
+/** A stored entry (or a List aggregate) as a flow log; built field by field so no internal field leaks out. */
+function toFlowLog (key: FlowKey, flow: Readonly<StoredFlow>, startTime: number, endTime: number): FlowLog {
+  return {
+    key,
+    startTime,
+    endTime,
+    sourceLabels: flow.sourceLabels,
+    destLabels: flow.destLabels,
+    packetsIn: flow.packetsIn,
+    packetsOut: flow.packetsOut,
+    bytesIn: flow.bytesIn,
+    bytesOut: flow.bytesOut,
+    connectionsStarted: flow.connectionsStarted,
+    connectionsCompleted: flow.connectionsCompleted,
+    connectionsLive: flow.connectionsLive
+  }
 }
 
 /** Pages `items` (0-based page; pageSize 0 = one page with everything). */
@@ -186,6 +219,7 @@ export class FlowStore {
   private readonly keysByIdentity = new Map<string, KeyEntry>()
   private readonly keysById = new Map<number, KeyEntry>()
   private readonly listeners = new Set<FlowStoreListener>()
+  private readonly columns = new KeyColumns()
   private nextKeyId = 1
   private storedFlows = 0
 
@@ -234,6 +268,7 @@ export class FlowStore {
     if (existing !== undefined && known !== undefined) {
       addStats(existing, flow)
       existing.startTime = Math.min(existing.startTime, flow.startTime)
+      ;(bucket as Bucket).starts[existing.index] = existing.startTime
       existing.endTime = Math.max(existing.endTime, flow.endTime)
       existing.sourceLabels = intersect(existing.sourceLabels, flow.sourceLabels)
       existing.destLabels = intersect(existing.destLabels, flow.destLabels)
@@ -243,18 +278,27 @@ export class FlowStore {
     }
     if (this.storedFlows >= this.maxFlows && !this.makeRoom(start)) { this.counters.droppedFull++; return 'dropped-full' }
     if (bucket === undefined) {
-      bucket = { startSeconds: start, flows: new Map() }
+      bucket = { startSeconds: start, flows: new Map(), entries: [], slots: new Int32Array(64), starts: new Float64Array(64) }
       this.buckets.set(start, bucket)
       this.insertOrder(start)
     }
     let entry = known
     if (entry === undefined) {
-      entry = { id: this.nextKeyId++, identity, key: flow.key, buckets: 0 }
+      const id = this.nextKeyId++
+      entry = { id, identity, key: flow.key, slot: this.columns.add(flow.key, id) }
       this.keysByIdentity.set(identity, entry)
       this.keysById.set(entry.id, entry)
     }
-    entry.buckets++
-    bucket.flows.set(entry.id, {
+    const counts = this.columns.bucketCounts
+    counts[entry.slot] = (counts[entry.slot] as number) + 1
+    const index = bucket.entries.length
+    if (index === bucket.slots.length) {
+      const slots = new Int32Array(index * 2); slots.set(bucket.slots); bucket.slots = slots
+      const starts = new Float64Array(index * 2); starts.set(bucket.starts); bucket.starts = starts
+    }
+    bucket.slots[index] = entry.slot
+    bucket.starts[index] = flow.startTime
+    const stored: BucketFlow = {
       startTime: flow.startTime,
       endTime: flow.endTime,
       sourceLabels: [...flow.sourceLabels],
@@ -265,54 +309,113 @@ export class FlowStore {
       bytesOut: flow.bytesOut,
       connectionsStarted: flow.connectionsStarted,
       connectionsCompleted: flow.connectionsCompleted,
-      connectionsLive: flow.connectionsLive
-    })
+      connectionsLive: flow.connectionsLive,
+      keyEntry: entry,
+      index
+    }
+    bucket.entries.push(stored)
+    bucket.flows.set(entry.id, stored)
     this.storedFlows++
     this.counters.added++
     this.notify(start, entry.id)
     return 'added'
   }
 
-  /** Flows in a time range, filtered, aggregated per key (and window), sorted and paged. */
+  /**
+   * Flows in a time range, filtered, aggregated per key (and window), sorted and paged.
+   *
+   * One pass over the entries in range, newest bucket first, counts every result but keeps only the
+   * (page + 1) × pageSize first in List order (TopSelection). The pass reads the buckets' typed arrays and the
+   * key columns (filter and order compiled once per distinct value, see key-columns.ts); an entry object is
+   * touched only when it enters the selection. Newest first means a Time-sorted page fills early and older
+   * entries are rejected by one comparison. A key held by one bucket is a result by itself; only keys spread
+   * over several buckets are merged (through a Map) before they are offered.
+   */
   list (query: FlowListQuery = {}): ListPage<FlowResultEntry> {
     const interval = query.aggregationIntervalSeconds ?? 0
     const range = this.range(query)
-    // Numeric slots and no copies until a second bucket merges in: a List over a million entries allocates
-    // one small record per result, and full flow logs only for the page returned.
-    const aggregated = new Map<number, Aggregate>()
-    this.forEachInRange(range, query.filter, (bucketStart, entry, stored) => {
-      const windowStart = interval > 0 ? Math.floor(bucketStart / interval) * interval : 0
-      const slot = interval > 0 ? entry.id * WINDOW_SLOTS + (windowStart / interval) % WINDOW_SLOTS : entry.id
-      const into = aggregated.get(slot)
-      if (into === undefined) {
-        aggregated.set(slot, { id: entry.id, windowStart, key: entry.key, flow: stored, owned: false, startTime: stored.startTime })
-        return
-      }
-      if (!into.owned) { into.flow = { ...into.flow }; into.owned = true }
-      const flow = into.flow as StoredFlow
-      addStats(flow, stored)
-      flow.startTime = Math.min(flow.startTime, stored.startTime)
-      flow.endTime = Math.max(flow.endTime, stored.endTime)
-      flow.sourceLabels = intersect(flow.sourceLabels, stored.sourceLabels)
-      flow.destLabels = intersect(flow.destLabels, stored.destLabels)
-      // A windowed result is dated by its window; an unwindowed one by its data.
-      into.startTime = interval > 0 ? windowStart : flow.startTime
-    })
-    const all = [...aggregated.values()]
-    if (interval > 0) for (const a of all) a.startTime = a.windowStart
-    all.sort(comparatorOf(query.sortBy ?? []))
-    const page = pageOf(all, query.page ?? 0, query.pageSize ?? 0)
-    return {
-      totalPages: page.totalPages,
-      totalResults: page.totalResults,
-      items: page.items.map(a => ({
-        id: a.id,
-        flow: {
-          ...a.flow,
-          key: a.key,
-          startTime: interval > 0 ? a.windowStart : a.flow.startTime,
-          endTime: interval > 0 ? a.windowStart + interval : a.flow.endTime
+    this.expire(this.nowSeconds())
+    const page = query.page ?? 0
+    const pageSize = query.pageSize ?? 0
+    // page_size 0: everything on page 0, nothing on later pages (pageOf's convention).
+    const limit = pageSize > 0 ? (page + 1) * pageSize : page === 0 ? Infinity : 0
+    const columns = this.columns
+    const order = columns.compileOrder(query.sortBy ?? [])
+    const compare = order.compare
+    const lead = order.lead
+    const timeFirst = order.timeFirst
+    const matches: SlotPredicate | undefined = query.filter === undefined ? undefined : columns.compileFilter(query.filter)
+    const selection = new TopSelection<Aggregate>(limit, compare)
+    const bucketCounts = columns.bucketCounts
+    const ids = columns.ids
+    const probe = { slot: 0, id: 0, startTime: 0 }
+    const merging = new Map<number, Aggregate>()
+    let total = 0
+    for (let b = this.order.length - 1; b >= 0; b--) {
+      const start = this.order[b] as number
+      if (start + BUCKET <= range.fromSeconds || start >= range.toSeconds) continue
+      const bucket = this.buckets.get(start)
+      if (bucket === undefined) continue
+      // Entries start inside their bucket, so a bucket inside the range needs no per-entry time check.
+      const whole = start >= range.fromSeconds && start + BUCKET <= range.toSeconds
+      const windowStart = interval > 0 ? Math.floor(start / interval) * interval : 0
+      const { slots, starts, entries } = bucket
+      const n = entries.length
+      for (let i = 0; i < n; i++) {
+        const entryStart = starts[i] as number
+        if (!whole && !(entryStart >= range.fromSeconds && entryStart < range.toSeconds)) continue
+        const slot = slots[i] as number
+        if (matches !== undefined && !matches(slot)) continue
+        if (bucketCounts[slot] === 1) {
+          total++
+          const startTime = interval > 0 ? windowStart : entryStart
+          const threshold = selection.threshold
+          if (threshold !== undefined) {
+            // Most entries are decided by the order's first criterion alone, without a call.
+            const c = lead !== undefined
+              ? (lead[slot] as number) - (lead[threshold.slot] as number)
+              : timeFirst ? threshold.startTime - startTime : 0
+            if (c > 0) continue
+            if (c === 0) {
+              probe.slot = slot; probe.id = ids[slot] as number; probe.startTime = startTime
+              if (compare(probe, threshold) >= 0) continue
+            }
+          }
+          const stored = entries[i] as BucketFlow
+          selection.offer({ id: stored.keyEntry.id, slot, key: stored.keyEntry.key, windowStart, flow: stored, owned: false, startTime })
+          continue
         }
+        const stored = entries[i] as BucketFlow
+        const merge = interval > 0 ? slot * WINDOW_SLOTS + (windowStart / interval) % WINDOW_SLOTS : slot
+        const into = merging.get(merge)
+        if (into === undefined) {
+          const entry = stored.keyEntry
+          merging.set(merge, { id: entry.id, slot, key: entry.key, windowStart, flow: stored, owned: false, startTime: interval > 0 ? windowStart : stored.startTime })
+          continue
+        }
+        if (!into.owned) { into.flow = copyStored(into.flow); into.owned = true }
+        const flow = into.flow as StoredFlow
+        addStats(flow, stored)
+        flow.startTime = Math.min(flow.startTime, stored.startTime)
+        flow.endTime = Math.max(flow.endTime, stored.endTime)
+        // Buckets are walked newest first: intersecting into the older side keeps the oldest entry's label
+        // order, as a merge in time order does.
+        flow.sourceLabels = intersect(stored.sourceLabels, flow.sourceLabels)
+        flow.destLabels = intersect(stored.destLabels, flow.destLabels)
+        if (interval === 0) into.startTime = flow.startTime
+      }
+    }
+    for (const a of merging.values()) { total++; selection.offer(a) }
+    const kept = selection.sorted()
+    const items = pageSize > 0 ? kept.slice(page * pageSize) : kept
+    return {
+      totalPages: pageSize > 0 ? Math.ceil(total / pageSize) : total > 0 ? 1 : 0,
+      totalResults: total,
+      items: items.map(a => ({
+        id: a.id,
+        flow: toFlowLog(a.key, a.flow,
+          interval > 0 ? a.windowStart : a.flow.startTime,
+          interval > 0 ? a.windowStart + interval : a.flow.endTime)
       }))
     }
   }
@@ -349,21 +452,16 @@ export class FlowStore {
    */
   forEachInRange (range: TimeRange, filter: FlowFilter | undefined, visit: (bucketStart: number, key: { readonly id: number, readonly key: FlowKey }, flow: Readonly<StoredFlow>) => void): void {
     this.expire(this.nowSeconds())
-    // The filter depends on the key only: decide once per key, not once per bucket.
-    const decided = new Map<number, boolean>()
+    // The filter depends on the key only: compiled once over the distinct values of the stored keys.
+    const matches = filter === undefined ? undefined : this.columns.compileFilter(filter)
     for (const start of this.order) {
       if (start + BUCKET <= range.fromSeconds || start >= range.toSeconds) continue
       const bucket = this.buckets.get(start)
       if (bucket === undefined) continue
-      for (const [id, stored] of bucket.flows) {
+      for (const stored of bucket.entries) {
         if (!inTimeRange(range, stored.startTime)) continue
-        const entry = this.keysById.get(id)
-        if (entry === undefined) continue
-        if (filter !== undefined) {
-          let ok = decided.get(id)
-          if (ok === undefined) { ok = matchesFlowKey(filter, entry.key); decided.set(id, ok) }
-          if (!ok) continue
-        }
+        const entry = stored.keyEntry
+        if (matches !== undefined && !matches(entry.slot)) continue
         visit(start, entry, stored)
       }
     }
@@ -372,9 +470,8 @@ export class FlowStore {
   /** The current content of one (bucket, key) entry as a flow log, for live streams. */
   entry (bucketStartSeconds: number, keyId: number): FlowResultEntry | undefined {
     const stored = this.buckets.get(bucketStartSeconds)?.flows.get(keyId)
-    const key = this.keysById.get(keyId)
-    if (stored === undefined || key === undefined) return undefined
-    return { id: keyId, flow: { ...stored, key: key.key } }
+    if (stored === undefined) return undefined
+    return { id: keyId, flow: toFlowLog(stored.keyEntry.key, stored, stored.startTime, stored.endTime) }
   }
 
   /** The key of a stored id, if still stored. */
@@ -430,12 +527,15 @@ export class FlowStore {
     const bucket = this.buckets.get(start)
     this.buckets.delete(start)
     if (bucket === undefined) return 0
-    for (const id of bucket.flows.keys()) {
-      const entry = this.keysById.get(id)
-      if (entry === undefined) continue
-      if (--entry.buckets === 0) {
-        this.keysById.delete(id)
+    const bucketCounts = this.columns.bucketCounts
+    for (const stored of bucket.entries) {
+      const entry = stored.keyEntry
+      const left = (bucketCounts[entry.slot] as number) - 1
+      bucketCounts[entry.slot] = left
+      if (left === 0) {
+        this.keysById.delete(entry.id)
         this.keysByIdentity.delete(entry.identity)
+        this.columns.remove(entry.slot)
       }
     }
     this.storedFlows -= bucket.flows.size
@@ -451,18 +551,5 @@ export class FlowStore {
 
   private notify (bucketStart: number, keyId: number): void {
     for (const listener of this.listeners) listener(bucketStart, keyId)
-  }
-}
-
-/** Sort: the requested fields in order, then newest first, then id (so pages are stable). */
-function comparatorOf (sortBy: readonly FlowSortBy[]): (a: Aggregate, b: Aggregate) => number {
-  return (a, b) => {
-    for (const field of sortBy) {
-      const c = field === 'Time'
-        ? b.startTime - a.startTime
-        : compareValues(sortValue(a.key, field), sortValue(b.key, field))
-      if (c !== 0) return c
-    }
-    return (b.startTime - a.startTime) || (a.id - b.id)
   }
 }

@@ -72,6 +72,13 @@ interface Report {
   readonly key: FlowKey
   readonly sourceLabels: readonly string[]
   readonly destLabels: readonly string[]
+  /**
+   * The open flow log this report last folded into and its interval's start: the next record of the flow in
+   * the same interval goes straight there instead of looking the (long) id up. Valid while `logStart` is that
+   * interval's start — an emitted interval's start never comes back (closedBeforeSeconds only grows).
+   */
+  log: OpenFlowLog | undefined
+  logStart: number
 }
 
 interface TrackedFlow {
@@ -101,6 +108,8 @@ interface OpenFlowLog {
 }
 
 const NO_REPORTS: readonly Report[] = Object.freeze([])
+/** Bound of the distinct ends, hits and traces FlowKeyIds numbers before it starts over. */
+const MAX_KEY_ID_CONTENTS = 1 << 20
 
 /** The enforced or pending action at one end: its trace's deciding (last) hit; no trace = not evaluated = Allow. */
 export function endAction (hits: readonly PolicyHit[]): 'Allow' | 'Deny' {
@@ -125,6 +134,7 @@ export class FlowLogAggregator {
   /** Intervals starting before this (Unix seconds) have been emitted. */
   private closedBeforeSeconds = -Infinity
   private generation = 0
+  private keyIds = new FlowKeyIds()
   /** Recent raw flows (one entry per record, latest counters). */
   readonly recent: BoundedRing<RawFlow> | undefined
   private readonly counters: Omit<AggregatorStats, 'trackedFlows' | 'openFlowLogs'> = {
@@ -152,7 +162,22 @@ export class FlowLogAggregator {
   setPipeline (evaluator: FlowEvaluator, resolver: FlowEndResolver): void {
     this.evaluator = evaluator
     this.resolver = resolver
+    this.resetKeyIds()
+  }
+
+  /**
+   * Starts the key numbering afresh (bounded memory: old ends, hits and traces are forgotten). Open flow logs are
+   * re-keyed under the new numbering and every flow re-evaluated on its next record (its reports carry old ids),
+   * so a key never gets two open flow logs in one interval.
+   */
+  private resetKeyIds (): void {
+    this.keyIds = new FlowKeyIds()
     this.generation++
+    for (const [start, bucket] of this.intervals) {
+      const rekeyed = new Map<string, OpenFlowLog>()
+      for (const log of bucket.values()) rekeyed.set(this.keyIds.id(log.key), log)
+      this.intervals.set(start, rekeyed)
+    }
   }
 
   /** Folds one record. Never throws on bad input: it is counted instead. */
@@ -176,8 +201,6 @@ export class FlowLogAggregator {
     }
     if (!ended) this.flows.set(record.flowId, flow)
 
-    // Cumulative counters: a smaller value than last time means a new flow reused the id; count it whole.
-    const delta = (now: number, last: number): number => now >= last ? now - last : now
     const dPacketsFwd = delta(record.packetsFwd, flow.packetsFwd)
     const dBytesFwd = delta(record.bytesFwd, flow.bytesFwd)
     const dPacketsRev = delta(record.packetsRev, flow.packetsRev)
@@ -194,18 +217,7 @@ export class FlowLogAggregator {
     if (flow.started && !flow.completed && (ended || (record.protocol === 6 && connectionCompleted(record)))) { flow.completed = true; completed = 1 }
 
     if (flow.generation !== this.generation) this.evaluateFlow(record, flow)
-    if (flow.raw !== undefined && this.recent !== undefined) {
-      this.recent.push({
-        ...flow.raw,
-        packetsForward: record.packetsFwd,
-        bytesForward: record.bytesFwd,
-        packetsReverse: record.packetsRev,
-        bytesReverse: record.bytesRev,
-        firstSeenMs: record.firstSeenMs,
-        lastSeenMs: record.lastSeenMs,
-        endReason: record.kind === 'evicted' ? 'evicted' : record.kind === 'end' ? (record.endReason === 'none' ? 'flush' : record.endReason) : ''
-      })
-    }
+    if (flow.raw !== undefined && this.recent !== undefined) this.recent.push(rawFlowOf(flow.raw, record))
     if (flow.reports.length === 0) return
 
     let start = Math.floor(record.lastSeenMs / 1000 / this.intervalSeconds) * this.intervalSeconds
@@ -213,13 +225,17 @@ export class FlowLogAggregator {
     let bucket = this.intervals.get(start)
     if (bucket === undefined) { bucket = new Map(); this.intervals.set(start, bucket) }
     for (const report of flow.reports) {
-      let log = bucket.get(report.id)
+      let log = report.logStart === start ? report.log : bucket.get(report.id)
       if (log === undefined) {
         if (this.openFlowLogs >= this.maxOpenFlowLogs) { c.drops.flowLogOverflow++; continue }
         log = { key: report.key, sourceLabels: report.sourceLabels, destLabels: report.destLabels, packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0, connectionsStarted: 0, connectionsCompleted: 0, live: new Set() }
         bucket.set(report.id, log)
         this.openFlowLogs++
+        report.log = log
+        report.logStart = start
       } else {
+        report.log = log
+        report.logStart = start
         // generateName aggregation puts several pods under one name: keep the labels they share (as Felix does).
         log.sourceLabels = intersectSorted(log.sourceLabels, report.sourceLabels)
         log.destLabels = intersectSorted(log.destLabels, report.destLabels)
@@ -240,6 +256,7 @@ export class FlowLogAggregator {
   }
 
   private evaluateFlow (record: FlowRecord, flow: TrackedFlow): void {
+    if (this.keyIds.size > MAX_KEY_ID_CONTENTS) this.resetKeyIds()
     flow.generation = this.generation
     flow.reports = NO_REPORTS
     flow.raw = undefined
@@ -259,8 +276,8 @@ export class FlowLogAggregator {
     const service = dst.endpoint === undefined ? this.resolver.serviceFor(record.dstAddr, record.protocol, record.dstPort) : undefined
     const destPort = hasPorts ? record.dstPort : 0
     const reports: Report[] = []
-    if (src.local) reports.push(makeReport('Src', src, dst, service, destPort, record.protocol, verdicts.enforced.src, verdicts.pending.src))
-    if (dst.local) reports.push(makeReport('Dst', src, dst, service, destPort, record.protocol, verdicts.enforced.dst, verdicts.pending.dst))
+    if (src.local) reports.push(this.makeReport('Src', src, dst, service, destPort, record.protocol, verdicts.enforced.src, verdicts.pending.src))
+    if (dst.local) reports.push(this.makeReport('Dst', src, dst, service, destPort, record.protocol, verdicts.enforced.dst, verdicts.pending.dst))
     flow.reports = reports
     flow.raw = {
       proto: flowProtoName(record.protocol),
@@ -284,6 +301,33 @@ export class FlowLogAggregator {
       destServicePort: service?.port ?? 0,
       unobservable: verdicts.unobservable
     }
+  }
+
+  /**
+   * A report of one end. Its id (the open-flow-log key) comes from FlowKeyIds: equal ids ⇔ equal keys, from
+   * memoized numbers instead of the whole key serialized as JSON per flow.
+   */
+  private makeReport (reporter: Reporter, src: FlowEnd, dst: FlowEnd, service: FlowService | undefined, destPort: number, protocol: number,
+    enforced: readonly PolicyHit[], pending: readonly PolicyHit[]): Report {
+    const key: FlowKey = {
+      sourceName: src.name,
+      sourceNamespace: src.namespace,
+      sourceType: src.type,
+      destName: dst.name,
+      destNamespace: dst.namespace,
+      destType: dst.type,
+      destPort,
+      destServiceName: service?.name ?? '',
+      destServiceNamespace: service?.namespace ?? '',
+      destServicePortName: service?.portName ?? '',
+      destServicePort: service?.port ?? 0,
+      proto: flowProtoName(protocol),
+      reporter,
+      action: endAction(enforced),
+      policies: { enforced, pending }
+    }
+    const id = this.keyIds.id(key, src, dst)
+    return { id, key, sourceLabels: src.labels, destLabels: dst.labels, log: undefined, logStart: NaN }
   }
 
   /** Emits (and forgets) every interval that ends at or before `ms` (Unix milliseconds), oldest first. */
@@ -336,24 +380,106 @@ export class FlowLogAggregator {
   }
 }
 
-function makeReport (reporter: Reporter, src: FlowEnd, dst: FlowEnd, service: FlowService | undefined, destPort: number, protocol: number,
-  enforced: readonly PolicyHit[], pending: readonly PolicyHit[]): Report {
-  const key: FlowKey = {
-    sourceName: src.name,
-    sourceNamespace: src.namespace,
-    sourceType: src.type,
-    destName: dst.name,
-    destNamespace: dst.namespace,
-    destType: dst.type,
-    destPort,
-    destServiceName: service?.name ?? '',
-    destServiceNamespace: service?.namespace ?? '',
-    destServicePortName: service?.portName ?? '',
-    destServicePort: service?.port ?? 0,
-    proto: flowProtoName(protocol),
-    reporter,
-    action: endAction(enforced),
-    policies: { enforced, pending }
+// Cumulative counters: a smaller value than last time means a new flow reused the id; count it whole.
+function delta (now: number, last: number): number {
+  return now >= last ? now - last : now
+}
+
+/** The recent-ring entry of a record: the flow's evaluated fields and the record's counters (one literal, one shape). */
+function rawFlowOf (raw: NonNullable<TrackedFlow['raw']>, record: FlowRecord): RawFlow {
+  return {
+    proto: raw.proto,
+    sourceIp: raw.sourceIp,
+    destIp: raw.destIp,
+    sourcePort: raw.sourcePort,
+    destPort: raw.destPort,
+    packetsForward: record.packetsFwd,
+    bytesForward: record.bytesFwd,
+    packetsReverse: record.packetsRev,
+    bytesReverse: record.bytesRev,
+    firstSeenMs: record.firstSeenMs,
+    lastSeenMs: record.lastSeenMs,
+    enforcedAction: raw.enforcedAction,
+    pendingAction: raw.pendingAction,
+    sourcePolicies: raw.sourcePolicies,
+    destPolicies: raw.destPolicies,
+    sourceName: raw.sourceName,
+    sourceNamespace: raw.sourceNamespace,
+    sourceType: raw.sourceType,
+    destName: raw.destName,
+    destNamespace: raw.destNamespace,
+    destType: raw.destType,
+    destServiceName: raw.destServiceName,
+    destServiceNamespace: raw.destServiceNamespace,
+    destServicePortName: raw.destServicePortName,
+    destServicePort: raw.destServicePort,
+    endReason: record.kind === 'evicted' ? 'evicted' : record.kind === 'end' ? (record.endReason === 'none' ? 'flush' : record.endReason) : '',
+    unobservable: raw.unobservable
   }
-  return { id: JSON.stringify(key), key, sourceLabels: src.labels, destLabels: dst.labels }
+}
+
+/**
+ * Short ids for flow keys (the open-flow-log map's keys): ends, services and policy traces are numbered by
+ * content and the id is those numbers with the port, protocol, reporter and action — equal ids ⇔ equal keys,
+ * without building (and hashing) a text of the whole key per flow. Numbering is memoized per object in
+ * WeakMaps (the resolver and the engine hand the same end, trace and hit objects out again from their caches).
+ * The content tables grow with distinct ends, hits and traces only; the aggregator starts a fresh instance on
+ * policy changes and when `size` passes its bound, re-keying the open flow logs (see FlowLogAggregator.resetKeyIds).
+ */
+class FlowKeyIds {
+  private readonly endByObject = new WeakMap<FlowEnd, number>()
+  private readonly hitByObject = new WeakMap<PolicyHit, number>()
+  private readonly traceByArray = new WeakMap<readonly PolicyHit[], number>()
+  private readonly byText = new Map<string, number>()
+  private next = 0
+
+  /** Distinct contents numbered so far. */
+  get size (): number { return this.byText.size }
+
+  private number (text: string): number {
+    let n = this.byText.get(text)
+    if (n === undefined) { n = this.next++; this.byText.set(text, n) }
+    return n
+  }
+
+  private endNumber (name: string, namespace: string, type: string, end: FlowEnd | undefined): number {
+    let n = end === undefined ? undefined : this.endByObject.get(end)
+    if (n === undefined) {
+      n = this.number(`e\u0001${name}\u0001${namespace}\u0001${type}`)
+      if (end !== undefined) this.endByObject.set(end, n)
+    }
+    return n
+  }
+
+  private hitNumber (hit: PolicyHit): number {
+    let n = this.hitByObject.get(hit)
+    if (n === undefined) {
+      const t = hit.trigger
+      n = this.number(`h\u0001${hit.kind}\u0001${hit.namespace}\u0001${hit.name}\u0001${hit.tier}\u0001${hit.action}\u0001${hit.policyIndex}\u0001${hit.ruleIndex}\u0001` +
+        (t === undefined ? '-' : `${t.kind}\u0001${t.namespace}\u0001${t.name}\u0001${t.tier}`))
+      this.hitByObject.set(hit, n)
+    }
+    return n
+  }
+
+  private traceNumber (hits: readonly PolicyHit[]): number {
+    let n = this.traceByArray.get(hits)
+    if (n === undefined) {
+      let text = 't'
+      for (let i = 0; i < hits.length; i++) text += `,${this.hitNumber(hits[i] as PolicyHit)}`
+      n = this.number(text)
+      this.traceByArray.set(hits, n)
+    }
+    return n
+  }
+
+  /** The id of `key`; `src`/`dst` are the flow ends it was built from, when known (memo only). */
+  id (key: FlowKey, src?: FlowEnd, dst?: FlowEnd): string {
+    const s = this.endNumber(key.sourceName, key.sourceNamespace, key.sourceType, src)
+    const d = this.endNumber(key.destName, key.destNamespace, key.destType, dst)
+    const service = key.destServiceName === '' && key.destServiceNamespace === '' && key.destServicePortName === '' && key.destServicePort === 0
+      ? -1
+      : this.number(`s\u0001${key.destServiceName}\u0001${key.destServiceNamespace}\u0001${key.destServicePortName}\u0001${key.destServicePort}`)
+    return `${s},${d},${service},${key.destPort},${key.proto},${key.reporter},${key.action},${this.traceNumber(key.policies.enforced)},${this.traceNumber(key.policies.pending)}`
+  }
 }
