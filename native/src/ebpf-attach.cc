@@ -126,9 +126,10 @@ void UndoRegistry(int fd, StaleCleanup* counts) {
     key = next;
     prev = &key;
   }
+  // Filters first, then qdiscs: deleting a qdisc takes its filters with it, which would hide them from the count.
+  for (const RegistryEntry& e : entries) DetachOne(e, e.prog_id, counts);
   std::set<uint32_t> qdiscs;
   for (const RegistryEntry& e : entries) {
-    DetachOne(e, e.prog_id, counts);
     if (e.qdisc_created && qdiscs.insert(e.ifindex).second) DestroyQdisc(e.ifindex, e.ifname, counts);
   }
 }
@@ -288,6 +289,8 @@ void TcAttacher::DetachAll() {
     e.priority = kPriority;
     std::memcpy(e.ifname, a.ifname, sizeof(e.ifname));
     DetachOne(e, prog_id_, nullptr);
+  }
+  for (const Attachment& a : attached_) {
     if (a.qdisc_created && qdiscs.insert(a.ifindex).second) DestroyQdisc(a.ifindex, a.ifname, nullptr);
   }
   attached_.clear();

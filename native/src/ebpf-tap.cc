@@ -205,6 +205,7 @@ class EbpfTap : public Tap {
 
   void Release() override {
     attacher_.DetachAll();
+    counters_fd_ = flows_fd_ = ifaces_fd_ = -1;
     if (ring_ != nullptr) {
       ring_buffer__free(ring_);
       ring_ = nullptr;
@@ -598,7 +599,10 @@ class EbpfTap : public Tap {
     queue_.Publish();
   }
 
+  void SnapshotCounters() override { SnapshotKernelCounters(); }
+
   void SnapshotKernelCounters() {
+    if (counters_fd_ < 0) return;
     const int cpus = libbpf_num_possible_cpus();
     std::vector<uint64_t> per_cpu(cpus > 0 ? cpus : 1);
     uint64_t totals[SF_CTR_COUNT] = {};

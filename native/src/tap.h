@@ -69,8 +69,8 @@ class Tap {
 
   bool stopping() const { return stop_.load(std::memory_order_relaxed); }
   void SetError(std::string code, std::string message);
-  /** Copies the flow-table counters for Stats(); call from the worker now and then. */
-  void SnapshotCounters();
+  /** Copies the flow-table counters for Stats(); call from the worker now and then (and once after Run()). */
+  virtual void SnapshotCounters();
 
   std::string kind_;
   RecordQueue queue_;
