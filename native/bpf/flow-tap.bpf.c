@@ -43,9 +43,11 @@ struct {
   __type(value, __u64);
 } sf_counters SEC(".maps");
 
+// Indexed by ifindex (an array lookup is inlined by the verifier; a hash lookup would cost a call per packet).
+// Interfaces with a larger ifindex are taken to be Ethernet.
 struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 4096);
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, SF_MAX_IFINDEX);
   __type(key, __u32);
   __type(value, struct sf_iface_config);
 } sf_ifaces SEC(".maps");
@@ -112,7 +114,7 @@ static __always_inline int parse(struct __sk_buff* skb, struct parsed* p) {
   __u16 ethertype;
   __u32 ifindex = skb->ifindex;
   struct sf_iface_config* cfg = bpf_map_lookup_elem(&sf_ifaces, &ifindex);
-  if (cfg && cfg->link_header_bytes == 0) {
+  if (cfg && cfg->l3_device) {
     off = 0;
     ethertype = bpf_ntohs(skb->protocol);
   } else {
@@ -205,7 +207,11 @@ static __always_inline void send_event(__u32 type, const struct sf_flow_key* key
   ev->pad2 = 0;
   __builtin_memcpy(&ev->key, key, sizeof(*key));
   __builtin_memcpy(&ev->value, v, sizeof(*v));
-  bpf_ringbuf_submit(ev, 0);
+  // Waking the poller for every event would cost a wake-up per new flow; it polls every 50 ms anyway, and is
+  // woken only when the ring is a quarter full, long before it could overflow.
+  const __u64 queued = bpf_ringbuf_query(&sf_events, BPF_RB_AVAIL_DATA);
+  const __u64 size = bpf_ringbuf_query(&sf_events, BPF_RB_RING_SIZE);
+  bpf_ringbuf_submit(ev, queued > size / 4 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
 static __always_inline int is_syn_only(__u8 f) { return (f & 0x12) == 0x02; }

@@ -77,10 +77,11 @@ enum sf_counter {
   SF_CTR_COUNT
 };
 
-// Per-interface configuration written by user space: how many bytes of link header precede the IP header
-// (14 for Ethernet, 0 for L3 devices such as tunnels and WireGuard). Missing means Ethernet.
+// Per-interface configuration written by user space, indexed by ifindex: whether the device has no link header
+// (L3 devices such as IPIP tunnels, WireGuard, tun: the IP header comes first). Zero means Ethernet.
+#define SF_MAX_IFINDEX 65536
 struct sf_iface_config {
-  __u32 link_header_bytes;
+  __u32 l3_device;
 };
 
 #endif  // SHADOWFLOW_FLOW_TAP_H

@@ -70,13 +70,13 @@ std::string KernelRelease() {
   return uname(&u) == 0 ? u.release : "unknown";
 }
 
-// Bytes of link header before the IP header: Ethernet-like devices (Ethernet 1, loopback 772) have 14, L3
+// Whether a device has no link header: Ethernet-like devices (ARPHRD_ETHER 1, loopback 772) have one, L3
 // devices (tunnels, WireGuard, tun) none.
-uint32_t LinkHeaderBytes(const std::string& ifname) {
+uint32_t IsL3Device(const std::string& ifname) {
   std::ifstream in("/sys/class/net/" + ifname + "/type");
   int type = 1;
   in >> type;
-  return type == 1 || type == 772 ? 14 : 0;
+  return type == 1 || type == 772 ? 0 : 1;
 }
 
 struct KeyHash {
@@ -278,8 +278,8 @@ class EbpfTap : public Tap {
   }
 
   bool AttachInterface(uint32_t ifindex, const std::string& name, TapError* error) {
-    sf_iface_config cfg{LinkHeaderBytes(name)};
-    bpf_map_update_elem(ifaces_fd_, &ifindex, &cfg, BPF_ANY);
+    sf_iface_config cfg{IsL3Device(name)};
+    if (ifindex < SF_MAX_IFINDEX) bpf_map_update_elem(ifaces_fd_, &ifindex, &cfg, BPF_ANY);
     int err = 0;
     const std::string why = attacher_.Attach(ifindex, name, &err);
     if (!why.empty()) {
@@ -309,7 +309,8 @@ class EbpfTap : public Tap {
     }
     for (uint32_t ifindex : gone) {
       attacher_.Forget(ifindex);
-      bpf_map_delete_elem(ifaces_fd_, &ifindex);
+      const sf_iface_config ethernet{0};
+      if (ifindex < SF_MAX_IFINDEX) bpf_map_update_elem(ifaces_fd_, &ifindex, &ethernet, BPF_ANY);
       std::lock_guard<std::mutex> lock(stats_mu_);
       departed_[ifindex] = ifaces_[ifindex];  // flows on it keep their name id until they end
       ifaces_.erase(ifindex);
