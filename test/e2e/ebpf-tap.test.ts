@@ -217,6 +217,28 @@ describe('privileged: eBPF tap on a bridged veth pair, checked against libpcap o
     assert.equal(stats.ebpf?.ringbufLost, 0)
   })
 
+  test('privileged: a full flow map: the LRU pushes flows out, each is reported once as evicted and counted', async () => {
+    const flood = buildUdpFlood()
+    const ebpf = Capture.open(`ebpf:${net.hostA}`, { maxFlows: 256, sweepMs: 50 })
+    // 2,000 UDP 5-tuples (ports 20000-21999), 3 packets each, paced over 2 s: far more than the map holds, so a
+    // 5-tuple may be pushed out and come back as a new flow instance (a new flow id) several times.
+    net.exec(net.nsA, flood, [net.addrB4, '20000', '3000', '2', '2000'])
+    const { finals, stats } = await ebpf.stop()
+    const flows = finals.filter(r => r.protocol === 17 && r.dstPort >= 20000 && r.dstPort < 22000)
+    const evicted = flows.filter(r => r.kind === 'evicted')
+    assert.ok(evicted.length > 0, 'some flows were pushed out')
+    // (B's ICMP port-unreachable answers make flows too, and are pushed out like the rest.)
+    const allEvicted = finals.filter(r => r.kind === 'evicted').length
+    assert.equal(stats.evictions, allEvicted)
+    assert.equal(stats.records.evicted, allEvicted)
+    // One final record per flow instance, never two for the same flow id; evicted flows lose at most the packets
+    // counted after the last sweep (see native/README.md), never gain any.
+    assert.equal(new Set(flows.map(r => r.flowId)).size, flows.length)
+    const counted = flows.reduce((n, r) => n + r.packetsFwd, 0)
+    assert.ok(counted <= 6000 && counted >= 6000 * 0.5, `counted ${counted} of 6000 packets`)
+    assert.ok((stats.ebpf?.mapEntries ?? 0) <= 256)
+  })
+
   test('privileged: active-timeout updates and idle expiry come from the map sweep', async () => {
     const ebpf = Capture.open(`ebpf:${net.hostA}`, { activeTimeoutMs: 300, idleTimeoutMs: 800, sweepMs: 100 })
     const server = await startServer(net.nsB, udpEchoServer(7400, false))
