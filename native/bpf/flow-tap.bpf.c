@@ -71,7 +71,18 @@ static __always_inline void count(__u32 which) {
   if (c) *c += 1;  // per-CPU slot: no other CPU writes it
 }
 
-static __always_inline int load(struct __sk_buff* skb, __u32 off, void* to, __u32 len) {
+// Headers in the linear part of the skb (nearly always) are read directly; anything else (a non-linear skb whose
+// headers are in fragments) through bpf_skb_load_bytes. Neither pulls nor writes the packet.
+static __always_inline int load(struct __sk_buff* skb, __u32 off, void* to, const __u32 len) {
+  void* data = (void*)(long)skb->data;
+  void* data_end = (void*)(long)skb->data_end;
+  if (off < 512) {
+    const __u8* p = (const __u8*)data + off;
+    if ((const void*)(p + len) <= data_end) {
+      __builtin_memcpy(to, p, len);
+      return 0;
+    }
+  }
   return bpf_skb_load_bytes(skb, off, to, len);
 }
 

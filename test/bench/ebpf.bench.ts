@@ -2,15 +2,19 @@
 // (needs root; all traffic stays between two network namespaces created here).
 //  - forwarding: packets/s that cross a bridged veth pair (A -> host veth -> bridge -> host veth -> B, counted at
 //    B's interface) with the program attached to both host veths, against the same pair without it; rounds
-//    alternate so load on a shared machine hits both alike, and the best round of each is kept.
+//    alternate so load on a shared machine hits both alike; the ratio is the median of the per-round ratios. A
+//    third configuration attaches an empty TC program the same way, to separate the hook's cost from the tap's.
 //  - records: records/s delivered to TypeScript by the ebpf source against the libpcap source, both tapping the
 //    same interface at the same time while many short UDP flows cross it (active timeout 1 s, so long flows
 //    also report updates), with each source's packet count and every drop counter.
 //  - cpu: this process's CPU time per 1000 records, each source alone on the same traffic (what the agent pays).
-// Environment: SHADOWFLOW_BENCH_EBPF_SECONDS (per forwarding round, default 2), SHADOWFLOW_BENCH_EBPF_ROUNDS
-// (default 3), SHADOWFLOW_BENCH_EBPF_FLOWS (default 20000), SHADOWFLOW_BENCH_EBPF_PPS (records phase, 100000).
+// Environment: SHADOWFLOW_BENCH_EBPF_SECONDS (per forwarding round, default 1), SHADOWFLOW_BENCH_EBPF_ROUNDS
+// (default 9), SHADOWFLOW_BENCH_EBPF_FLOWS (default 20000), SHADOWFLOW_BENCH_EBPF_PPS (records phase, 100000).
 import { spawn, spawnSync } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 
 import type { FlowRecord } from '../../agent/src/flows/flow-record.js'
 import { openTapSource } from '../../agent/src/tap/native-tap-source.js'
@@ -55,11 +59,18 @@ function drain (source: TapSource): { done: Promise<void>, count: () => number, 
 }
 
 async function forwarding (net: BridgedPair, binary: string): Promise<void> {
-  const seconds = Number(process.env.SHADOWFLOW_BENCH_EBPF_SECONDS ?? 1.5)
-  const rounds = Number(process.env.SHADOWFLOW_BENCH_EBPF_ROUNDS ?? 5)
+  const seconds = Number(process.env.SHADOWFLOW_BENCH_EBPF_SECONDS ?? 1)
+  const rounds = Number(process.env.SHADOWFLOW_BENCH_EBPF_ROUNDS ?? 9)
   const rx = (): number => Number(net.exec(net.nsB, 'cat', ['/sys/class/net/eth0/statistics/rx_packets']).trim())
-  const once = async (attached: boolean): Promise<{ pps: number, received: number, taps: number, runNs: number, runs: number }> => {
-    const source = attached ? openTapSource(`ebpf:${net.hostA},${net.hostB}`, { idleTimeoutMs: 60_000 }) : undefined
+  const passObject = buildPassProgram()
+  const once = async (attached: boolean | 'hook'): Promise<{ pps: number, received: number, taps: number, runNs: number, runs: number }> => {
+    const source = attached === true ? openTapSource(`ebpf:${net.hostA},${net.hostB}`, { idleTimeoutMs: 60_000 }) : undefined
+    if (attached === 'hook') {
+      for (const [dev, dir] of [[net.hostA, 'ingress'], [net.hostB, 'egress']] as const) {
+        spawnSync('tc', ['qdisc', 'add', 'dev', dev, 'clsact'])
+        spawnSync('tc', ['filter', 'add', 'dev', dev, dir, 'pref', '1', 'bpf', 'da', 'obj', passObject, 'sec', 'tc'])
+      }
+    }
     const sink = source === undefined ? undefined : drain(source)
     await sleep(200)
     // udp-flood paces to pps x seconds packets; asked for an unreachable rate it sends as fast as the stack takes
@@ -72,7 +83,8 @@ async function forwarding (net: BridgedPair, binary: string): Promise<void> {
     await sleep(seconds * 1000)
     const received = rx() - rx0
     const elapsed = (performance.now() - t0) / 1000
-    const { runNs, runs } = attached ? programRunStats(net.hostA) : { runNs: 0, runs: 0 }
+    const { runNs, runs } = attached === true ? programRunStats(net.hostA) : { runNs: 0, runs: 0 }
+    if (attached === 'hook') for (const dev of [net.hostA, net.hostB]) spawnSync('tc', ['qdisc', 'del', 'dev', dev, 'clsact'])
     sender.kill('SIGKILL')  // our own child: `ip netns exec` execs udp-flood in place
     await exited
     await sleep(100)
@@ -87,16 +99,19 @@ async function forwarding (net: BridgedPair, binary: string): Promise<void> {
   await once(false)  // warm-up: neighbour resolution, caches
   const without: number[] = []
   const withProgram: number[] = []
+  const withHook: number[] = []
   let runNs = 0
   let runs = 0
   let taps = 0
   for (let i = 0; i < rounds; i++) {
     const a = await once(false)
     const b = await once(true)
+    const h = await once('hook')
     without.push(a.pps)
     withProgram.push(b.pps)
+    withHook.push(h.pps)
     taps += b.taps
-    process.stderr.write(`ebpf forwarding round ${i + 1}: without ${Math.round(a.pps)}/s, with ${Math.round(b.pps)}/s\n`)
+    process.stderr.write(`ebpf forwarding round ${i + 1}: without ${Math.round(a.pps)}/s, with ${Math.round(b.pps)}/s, empty TC program ${Math.round(h.pps)}/s\n`)
   }
   // The kernel's own per-program accounting, in one more round: it costs two clock reads per run, so it stays off
   // while throughput is measured.
@@ -104,20 +119,38 @@ async function forwarding (net: BridgedPair, binary: string): Promise<void> {
   runNs = costed.runNs
   runs = costed.runs
   const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!
-  const ratio = median(withProgram) / median(without)
+  // Each round pairs a measurement without and one with the program a second apart, so the median of the pair
+  // ratios is less sensitive to load that drifts over the run than a ratio of medians.
+  const ratio = median(withProgram.map((w, i) => w / without[i]!))
   const nsPerRun = runs > 0 ? runNs / runs : NaN
   emit({
     metric: 'veth_forwarding_packets_per_s_with_program', value: Math.round(median(withProgram)), unit: 'packets/s',
     baseline: Math.round(median(without)), baseline_name: 'the same veth pair without the program (median of alternating rounds)',
-    ratio: round(ratio), throughput_loss: round(1 - ratio), target_loss: 0.1, rounds, seconds_per_round: seconds,
+    ratio: round(ratio), ratio_kind: 'median of per-round ratios', ratio_of_medians: round(median(withProgram) / median(without)),
+    throughput_loss: round(1 - ratio), target_loss: 0.1, rounds, seconds_per_round: seconds,
     best_ratio: round(Math.max(...withProgram) / Math.max(...without)),
     rounds_with: withProgram.map(Math.round), rounds_without: without.map(Math.round),
+    // The same hooks with an empty program (native/bpf/tc-pass.bpf.c): what any TC-attached tap costs before it
+    // does anything, and the tap against that.
+    empty_program_ratio: round(median(withHook.map((w, i) => w / without[i]!))),
+    ratio_vs_empty_program: round(median(withProgram.map((w, i) => w / withHook[i]!))),
+    rounds_empty_program: withHook.map(Math.round),
     // Kernel-measured cost (kernel.bpf_stats_enabled, on for one extra round only): time in the program per run.
     // Each packet runs it twice here (host A ingress, host B egress); the share of a packet's forwarding time:
     program_ns_per_run: round(nsPerRun, 1),
     program_share_of_packet_time: round((2 * nsPerRun) / (1e9 / median(without))),
     packets_counted_by_program: taps
   })
+}
+
+/** Compiles native/bpf/tc-pass.bpf.c (an empty TC program) into a temporary directory. */
+function buildPassProgram (): string {
+  const src = fileURLToPath(new URL('../../../native/bpf/tc-pass.bpf.c', import.meta.url))
+  const out = join(mkdtempSync(join(tmpdir(), 'shadowflow-pass-')), 'tc-pass.bpf.o')
+  const arch = spawnSync('uname', ['-m'], { encoding: 'utf8' }).stdout.trim()
+  const cc = spawnSync('clang', ['-target', 'bpf', '-O2', '-ffreestanding', `-I/usr/include/${arch}-linux-gnu`, '-c', src, '-o', out], { encoding: 'utf8' })
+  if (cc.status !== 0) throw new Error(`cannot build tc-pass.bpf.c: ${cc.stderr || cc.error?.message}`)
+  return out
 }
 
 /** Run time and run count of the program attached to `dev` (needs kernel.bpf_stats_enabled). */
