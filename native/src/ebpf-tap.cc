@@ -223,7 +223,8 @@ class EbpfTap : public Tap {
     auto next_sweep = clock::now() + std::chrono::milliseconds(ebpf_.sweep_ms);
     auto next_rescan = clock::now() + std::chrono::milliseconds(ebpf_.rescan_ms);
     while (!stopping()) {
-      ring_buffer__poll(ring_, 50);
+      // The program wakes us only when the ring fills up; otherwise the timeout is the cue to drain it.
+      if (ring_buffer__poll(ring_, 50) == 0) ring_buffer__consume(ring_);
       const auto now = clock::now();
       if (now >= next_sweep) {
         Sweep();

@@ -239,6 +239,22 @@ describe('privileged: eBPF tap on a bridged veth pair, checked against libpcap o
     assert.ok((stats.ebpf?.mapEntries ?? 0) <= 256)
   })
 
+  test('privileged: flow starts reach TypeScript from the ring buffer within a poll interval, not at the next sweep', async () => {
+    const ebpf = Capture.open(`ebpf:${net.hostA}`, { sweepMs: 60_000 })
+    await new Promise(resolve => setTimeout(resolve, 100))
+    const t0 = performance.now()
+    net.exec(net.nsA, 'ping', ['-c', '1', '-W', '2', net.addrB4])
+    let started: FlowRecord | undefined
+    while (started === undefined && performance.now() - t0 < 2000) {
+      await new Promise(resolve => setTimeout(resolve, 20))
+      started = ebpf.records.find(r => r.kind === 'start' && r.protocol === 1 && r.srcAddr === net.addrA4)
+    }
+    const latencyMs = performance.now() - t0
+    const { stats } = await ebpf.stop()
+    assert.ok(started !== undefined && latencyMs < 1000, `start record after ${Math.round(latencyMs)} ms`)
+    assert.equal(stats.ebpf?.startsRecovered, 0)
+  })
+
   test('privileged: active-timeout updates and idle expiry come from the map sweep', async () => {
     const ebpf = Capture.open(`ebpf:${net.hostA}`, { activeTimeoutMs: 300, idleTimeoutMs: 800, sweepMs: 100 })
     const server = await startServer(net.nsB, udpEchoServer(7400, false))
