@@ -79,6 +79,15 @@ std::string StringOption(const Napi::Object& o, const char* key) {
   return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
 }
 
+std::vector<std::string> StringArrayOption(const Napi::Object& o, const char* key) {
+  std::vector<std::string> out;
+  Napi::Value v = o.Get(key);
+  if (!v.IsArray()) return out;
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); ++i) out.push_back(a.Get(i).ToString().Utf8Value());
+  return out;
+}
+
 class TapWrap : public Napi::ObjectWrap<TapWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -135,6 +144,14 @@ class TapWrap : public Napi::ObjectWrap<TapWrap> {
       s.limit = static_cast<uint64_t>(NumberOption(o, "limit", 0));
       s.seed = static_cast<uint64_t>(NumberOption(o, "seed", 1));
       tap_ = sf::OpenSynthetic(s, common, &error);
+    } else if (kind == "ebpf") {
+      sf::EbpfOptions e;
+      e.interfaces = StringArrayOption(o, "interfaces");
+      e.host_interfaces = StringArrayOption(o, "hostInterfaces");
+      e.rescan_ms = static_cast<int>(NumberOption(o, "rescanMs", 1000));
+      e.sweep_ms = static_cast<int>(NumberOption(o, "sweepMs", 1000));
+      e.ring_bytes = static_cast<uint32_t>(NumberOption(o, "ringBytes", 1 << 20));
+      tap_ = sf::OpenEbpf(e, common, &error);
     } else {
       error = {"ERR_TAP_OPEN", "unknown tap kind '" + kind + "'"};
     }

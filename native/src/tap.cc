@@ -48,6 +48,7 @@ void Tap::Close() {
   stop_.store(true);
   queue_.Close();  // unblocks a worker waiting for queue space
   if (worker_.joinable()) worker_.join();
+  Release();
   finished_.store(true, std::memory_order_release);
 }
 

@@ -49,6 +49,8 @@ class Tap {
   /** Stops the worker, joins it; idempotent. Remaining records stay readable. */
   void Close();
   StatList Stats();
+  /** Releases what the source holds in the system (called by Close() after the worker is joined). */
+  virtual void Release() {}
   /** Interface names by name_id (records' name_id indexes this list); empty for files and synthetic. */
   virtual std::vector<std::string> InterfaceNames() { return {}; }
   const std::string& kind() const { return kind_; }
@@ -67,8 +69,8 @@ class Tap {
 
   bool stopping() const { return stop_.load(std::memory_order_relaxed); }
   void SetError(std::string code, std::string message);
-  /** Copies the flow-table counters for Stats(); call from the worker now and then. */
-  void SnapshotCounters();
+  /** Copies the flow-table counters for Stats(); call from the worker now and then (and once after Run()). */
+  virtual void SnapshotCounters();
 
   std::string kind_;
   RecordQueue queue_;
@@ -114,6 +116,17 @@ struct SyntheticOptions {
 /** synthetic:<flows>,<rate>: a native generator of realistic flow records. */
 std::unique_ptr<Tap> OpenSynthetic(const SyntheticOptions& synthetic, const CommonOptions& options,
                                    TapError* error);
+
+struct EbpfOptions {
+  std::vector<std::string> interfaces;       // names or globs ("cali*"); globs pick up new interfaces
+  std::vector<std::string> host_interfaces;  // host interfaces (names or globs) tapped as well, e.g. "eth0"
+  int rescan_ms = 1000;                      // how often globs look for new (and vanished) interfaces
+  int sweep_ms = 1000;                       // how often the flow map is swept for timeouts and evictions
+  uint32_t ring_bytes = 1u << 20;            // ring buffer for flow start / TCP close events (power of 2)
+};
+
+/** ebpf:<iface>[,<iface>...]: a TC clsact program keeps the flows in the kernel (native/bpf/flow-tap.bpf.c). */
+std::unique_ptr<Tap> OpenEbpf(const EbpfOptions& ebpf, const CommonOptions& options, TapError* error);
 
 /** Current CLOCK_REALTIME in nanoseconds. */
 uint64_t RealtimeNs();

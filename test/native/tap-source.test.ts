@@ -45,7 +45,7 @@ describe('tap source strings and options', () => {
   })
 
   test('rejects bad strings with ERR_TAP_SOURCE and says what was expected', () => {
-    for (const [spec, why] of [['pcap:', /names no interface/], ['ebpf:eth0', /unknown tap source/],
+    for (const [spec, why] of [['pcap:', /names no interface/], ['xdp:eth0', /unknown tap source/],
       ['synthetic:10', /synthetic:<flows>,<rate>/], ['synthetic:x,1', /non-negative integer/], ['pcap:eth0;rm', /not an interface/],
       ['pcap-file:', /names no file/]] as const) {
       assert.throws(() => parseTapSourceSpec(spec), { code: 'ERR_TAP_SOURCE', message: why }, spec)

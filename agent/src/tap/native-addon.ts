@@ -30,7 +30,7 @@ export interface NativeAddon {
   readonly batchHeaderSize: number
   readonly batchMagic: number
   setErrorFactory (factory: (code: string, message: string) => Error): void
-  Tap: new (kind: 'pcap' | 'pcap-file' | 'synthetic', options: NativeTapOptions) => NativeTap
+  Tap: new (kind: 'pcap' | 'pcap-file' | 'synthetic' | 'ebpf', options: NativeTapOptions) => NativeTap
 }
 
 const ADDON_FILE = 'shadowflow_tap.node'

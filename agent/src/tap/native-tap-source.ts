@@ -1,5 +1,6 @@
 // TapSource over the native addon: the worker thread fills a queue of record batches; this side is signalled
 // once per batch (at most), reads records into one reusable buffer, and hands decoded batches to the iterator.
+import { TapError } from '../errors.js'
 import type { FlowRecord } from '../flows/flow-record.js'
 import { loadNativeAddon, type NativeTap } from './native-addon.js'
 import { allocateBatchBuffer, RecordDecoder } from './record-layout.js'
@@ -38,6 +39,7 @@ class DecodedBatch implements FlowRecordBatch {
 /** A TapSource backed by one native Tap. */
 export class NativeTapSource implements TapSource {
   readonly description: string
+  readonly fallbackReason?: Error
   private readonly tap: NativeTap
   private readonly buffer: Uint8Array
   private readonly decoder: RecordDecoder
@@ -46,12 +48,13 @@ export class NativeTapSource implements TapSource {
   private ready = false
   private wake: (() => void) | undefined
 
-  constructor (description: string, options: TapSourceOptions = {}) {
+  constructor (description: string, options: TapSourceOptions = {}, fallbackReason?: Error) {
     this.description = description
+    if (fallbackReason !== undefined) this.fallbackReason = fallbackReason
     const spec = parseTapSourceSpec(description)
     validateTapSourceOptions(options, spec.kind)
     const addon = loadNativeAddon()
-    const { readRecords, ...nativeOptions } = options
+    const { readRecords, fallback: _fallback, ...nativeOptions } = options
     this.tap = new addon.Tap(spec.kind, { ...nativeOptions, ...spec })
     this.buffer = allocateBatchBuffer(readRecords ?? DEFAULT_READ_RECORDS)
     this.decoder = new RecordDecoder(this.buffer)
@@ -111,7 +114,29 @@ export class NativeTapSource implements TapSource {
   }
 }
 
-/** Opens a tap source from its string form (`pcap:…`, `pcap-file:…`, `synthetic:…`). */
+/** Errors that mean "this kernel or these privileges do not allow eBPF", after which `fallback: 'pcap'` applies. */
+const EBPF_REFUSED = new Set(['ERR_EBPF_UNSUPPORTED', 'ERR_EBPF_PERMISSION', 'ERR_EBPF_LOCKDOWN'])
+
+/** Options of an `ebpf:` source that a `pcap:` source on the same interfaces takes too. */
+const PCAP_KEEPS = ['idleTimeoutMs', 'activeTimeoutMs', 'closeLingerMs', 'maxFlows', 'emitStart', 'batchRecords', 'readRecords', 'rescanMs'] as const
+
+/**
+ * Opens a tap source from its string form (`pcap:…`, `ebpf:…`, `pcap-file:…`, `synthetic:…`). An `ebpf:` source
+ * with `fallback: 'pcap'` opens `pcap:` on the same interfaces (and host interfaces) when the kernel or the
+ * privileges refuse eBPF; the source's `fallbackReason` then says why.
+ */
 export function openTapSource (description: string, options: TapSourceOptions = {}): TapSource {
-  return new NativeTapSource(description, options)
+  try {
+    return new NativeTapSource(description, options)
+  } catch (e) {
+    if (options.fallback !== 'pcap' || !(e instanceof TapError) || !EBPF_REFUSED.has(e.code)) throw e
+    const spec = parseTapSourceSpec(description)
+    if (spec.kind !== 'ebpf') throw e
+    const pcapOptions: TapSourceOptions = {}
+    for (const key of PCAP_KEEPS) {
+      if (options[key] !== undefined) (pcapOptions as Record<string, unknown>)[key] = options[key]
+    }
+    const interfaces = [...spec.interfaces, ...(options.hostInterfaces ?? [])]
+    return new NativeTapSource(`pcap:${interfaces.join(',')}`, pcapOptions, e)
+  }
 }

@@ -1,9 +1,10 @@
 // Parsing and validation of tap source strings and options (all validation lives here, not in C++).
 import { TapError } from '../errors.js'
 
-/** A parsed `pcap:`, `pcap-file:` or `synthetic:` source string. */
+/** A parsed `pcap:`, `pcap-file:`, `synthetic:` or `ebpf:` source string. */
 export type TapSourceSpec =
   | { kind: 'pcap', interfaces: string[] }
+  | { kind: 'ebpf', interfaces: string[] }
   | { kind: 'pcap-file', path: string }
   | { kind: 'synthetic', flows: number, rate: number }
 
@@ -17,8 +18,16 @@ export interface TapSourceOptions {
   promiscuous?: boolean
   /** pcap: kernel ring size per interface in bytes (32 MiB). */
   bufferBytes?: number
-  /** pcap: how often interface globs are re-matched to pick up new interfaces (1000 ms). */
+  /** pcap, ebpf: how often interface globs are re-matched to pick up new interfaces (1000 ms). */
   rescanMs?: number
+  /** ebpf: host interfaces (names or globs, e.g. `eth0`) tapped as well as the workload interfaces of the spec. */
+  hostInterfaces?: string[]
+  /** ebpf: what to do when the kernel or the privileges refuse eBPF: open `pcap:` on the same interfaces, or fail (default). */
+  fallback?: 'pcap' | 'none'
+  /** ebpf: how often the kernel flow map is swept for active-timeout updates, idle expiry and evictions (1000 ms). */
+  sweepMs?: number
+  /** ebpf: ring buffer for flow start / TCP close events, in bytes; a power of two (1 MiB). */
+  ringBytes?: number
   /** pcap-file: 0 = as fast as possible (default), 1 = recorded speed, 2 = twice as fast. */
   speed?: number
   /** Flow table: end a flow after this long without packets (60 s). */
@@ -56,20 +65,30 @@ function parseCount (text: string, what: string, spec: string): number {
   return Number(text)
 }
 
-/** Parses `pcap:eth0,veth*`, `pcap:any`, `pcap-file:/path/to.pcap`, `synthetic:<flows>,<rate>`. */
+function parseInterfaces (scheme: string, rest: string, spec: string): string[] {
+  const interfaces = rest.split(',').map(s => s.trim()).filter(s => s !== '')
+  if (interfaces.length === 0) {
+    throw bad(scheme === 'pcap'
+      ? `'${spec}' names no interface; expected pcap:<iface>[,<iface>…], a glob like pcap:veth* or pcap:any`
+      : `'${spec}' names no interface; expected ebpf:<iface>[,<iface>…] or a glob like ebpf:cali*`)
+  }
+  for (const name of interfaces) {
+    if (!GLOB_OR_NAME.test(name)) throw bad(`'${name}' in '${spec}' is not an interface name or glob`)
+    if (scheme === 'ebpf' && name === 'any') throw bad(`'${spec}': the ebpf source attaches to real interfaces; use a glob (ebpf:*) rather than 'any'`)
+  }
+  return interfaces
+}
+
+/** Parses `pcap:eth0,veth*`, `pcap:any`, `pcap-file:/path/to.pcap`, `synthetic:<flows>,<rate>`, `ebpf:cali*`. */
 export function parseTapSourceSpec (spec: string): TapSourceSpec {
   const colon = spec.indexOf(':')
   const scheme = colon < 0 ? spec : spec.slice(0, colon)
   const rest = colon < 0 ? '' : spec.slice(colon + 1)
   switch (scheme) {
-    case 'pcap': {
-      const interfaces = rest.split(',').map(s => s.trim()).filter(s => s !== '')
-      if (interfaces.length === 0) throw bad(`'${spec}' names no interface; expected pcap:<iface>[,<iface>…], a glob like pcap:veth* or pcap:any`)
-      for (const name of interfaces) {
-        if (!GLOB_OR_NAME.test(name)) throw bad(`'${name}' in '${spec}' is not an interface name or glob`)
-      }
-      return { kind: 'pcap', interfaces }
-    }
+    case 'pcap':
+      return { kind: 'pcap', interfaces: parseInterfaces(scheme, rest, spec) }
+    case 'ebpf':
+      return { kind: 'ebpf', interfaces: parseInterfaces(scheme, rest, spec) }
     case 'pcap-file':
       if (rest === '') throw bad(`'${spec}' names no file; expected pcap-file:<path>`)
       return { kind: 'pcap-file', path: rest }
@@ -82,7 +101,7 @@ export function parseTapSourceSpec (spec: string): TapSourceSpec {
       return { kind: 'synthetic', flows, rate }
     }
     default:
-      throw bad(`unknown tap source '${spec}'; expected pcap:<iface>[,…], pcap-file:<path> or synthetic:<flows>,<rate>`)
+      throw bad(`unknown tap source '${spec}'; expected pcap:<iface>[,…], ebpf:<iface>[,…], pcap-file:<path> or synthetic:<flows>,<rate>`)
   }
 }
 
@@ -102,10 +121,12 @@ const NUMBER_RULES: NumberRule[] = [
   ['limit', 0, Number.MAX_SAFE_INTEGER, true],
   ['seed', 0, 2 ** 32, true],
   ['batchRecords', 1, 65536, true],
-  ['readRecords', 1, 1 << 20, true]
+  ['readRecords', 1, 1 << 20, true],
+  ['sweepMs', 10, 3_600_000, true],
+  ['ringBytes', 1 << 12, 1 << 30, true]
 ]
 
-const KNOWN = new Set<string>([...NUMBER_RULES.map(r => r[0]), 'filter', 'promiscuous', 'emitStart'])
+const KNOWN = new Set<string>([...NUMBER_RULES.map(r => r[0]), 'filter', 'promiscuous', 'emitStart', 'hostInterfaces', 'fallback'])
 
 const TABLE_OPTIONS = ['idleTimeoutMs', 'activeTimeoutMs', 'closeLingerMs', 'maxFlows', 'emitStart']
 const COMMON_OPTIONS = ['batchRecords', 'readRecords']
@@ -113,7 +134,8 @@ const COMMON_OPTIONS = ['batchRecords', 'readRecords']
 const APPLICABLE: Record<TapSourceSpec['kind'], ReadonlySet<string>> = {
   pcap: new Set([...COMMON_OPTIONS, ...TABLE_OPTIONS, 'filter', 'snaplen', 'promiscuous', 'bufferBytes', 'rescanMs']),
   'pcap-file': new Set([...COMMON_OPTIONS, ...TABLE_OPTIONS, 'speed']),
-  synthetic: new Set([...COMMON_OPTIONS, 'endpoints', 'skew', 'limit', 'seed'])
+  synthetic: new Set([...COMMON_OPTIONS, 'endpoints', 'skew', 'limit', 'seed']),
+  ebpf: new Set([...COMMON_OPTIONS, ...TABLE_OPTIONS, 'rescanMs', 'hostInterfaces', 'fallback', 'sweepMs', 'ringBytes'])
 }
 
 /**
@@ -136,6 +158,20 @@ export function validateTapSourceOptions (options: TapSourceOptions, kind?: TapS
   if (options.filter !== undefined && typeof options.filter !== 'string') problems.push('filter must be a string')
   for (const key of ['promiscuous', 'emitStart'] as const) {
     if (options[key] !== undefined && typeof options[key] !== 'boolean') problems.push(`${key} must be a boolean`)
+  }
+  if (options.ringBytes !== undefined && Number.isInteger(options.ringBytes) && (options.ringBytes & (options.ringBytes - 1)) !== 0) {
+    problems.push(`ringBytes must be a power of two, got ${options.ringBytes}`)
+  }
+  if (options.fallback !== undefined && options.fallback !== 'pcap' && options.fallback !== 'none') {
+    problems.push(`fallback must be 'pcap' or 'none', got ${JSON.stringify(options.fallback)}`)
+  }
+  if (options.hostInterfaces !== undefined) {
+    if (!Array.isArray(options.hostInterfaces)) problems.push('hostInterfaces must be an array of interface names or globs')
+    else {
+      for (const name of options.hostInterfaces) {
+        if (typeof name !== 'string' || !GLOB_OR_NAME.test(name)) problems.push(`hostInterfaces: '${String(name)}' is not an interface name or glob`)
+      }
+    }
   }
   if (problems.length > 0) throw bad(`invalid tap options: ${problems.join('; ')}`)
 }

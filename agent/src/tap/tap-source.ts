@@ -35,12 +35,28 @@ export interface TapStats {
   interfaces?: { open: number, opened: number, lost: number, openFailures: number }
   file?: { packetsRead: number, linkType: number, memoryMapped: number }
   synthetic?: { generated: number, flows: number, endpoints: number }
+  /** eBPF: lost ring-buffer events, flows the full map could not take, sweeps of the kernel flow map. */
+  ebpf?: {
+    ringbufLost: number
+    mapFull: number
+    mapEntries: number
+    mapCapacity: number
+    startsRecovered: number
+    sweeps: number
+    lastSweepMs: number
+  }
+  /** eBPF: what was left by runs that died without detaching, and removed at start. */
+  cleanup?: { staleRuns: number, filtersRemoved: number, qdiscsRemoved: number }
+  /** eBPF: the TC filter handle and priority of this tap (`tc filter show dev X ingress`). */
+  attach?: { handle: number, priority: number }
 }
 
 /** A source of flow records: live capture, a capture file, or the synthetic generator. */
 export interface TapSource extends AsyncIterable<FlowRecordBatch> {
   /** The source string it was opened with, e.g. `pcap:veth*`. */
   readonly description: string
+  /** When an `ebpf:` source fell back to `pcap:` (option `fallback: 'pcap'`): why eBPF was refused. */
+  readonly fallbackReason?: Error
   /** Starts capturing (idempotent; iterating starts it too). */
   start (): void
   /** Batches until the source ends (files, synthetic with a limit) or is closed; throws the error that ended it. */

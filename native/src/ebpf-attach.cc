@@ -1,0 +1,307 @@
+#include "ebpf-attach.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <dirent.h>
+#include <errno.h>
+#include <linux/magic.h>
+#include <net/if.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace sf {
+namespace {
+
+// One registry entry (the pinned map's value), keyed by ifindex * 2 + egress.
+struct RegistryEntry {
+  uint32_t ifindex;
+  uint32_t egress;
+  uint32_t qdisc_created;
+  uint32_t prog_id;
+  uint32_t handle;
+  uint32_t priority;
+  char ifname[16];
+};
+
+uint64_t RegistryKey(uint32_t ifindex, bool egress) { return static_cast<uint64_t>(ifindex) * 2 + (egress ? 1 : 0); }
+
+uint64_t EffectiveCapabilities() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("CapEff:", 0) == 0) return std::stoull(line.substr(7), nullptr, 16);
+  }
+  return 0;
+}
+
+// Field 22 of /proc/<pid>/stat (start time in clock ticks since boot), or "" when the process does not exist.
+std::string ProcessStartTime(long pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  if (!std::getline(in, stat)) return "";
+  const size_t paren = stat.rfind(')');  // the command name may contain spaces and parentheses
+  if (paren == std::string::npos) return "";
+  std::istringstream rest(stat.substr(paren + 2));
+  std::string field;
+  for (int i = 3; i <= 22 && rest >> field; ++i) {
+    if (i == 22) return field;
+  }
+  return "";
+}
+
+bool RunIsAlive(const std::string& dir_name) {
+  long pid = 0;
+  char start[32] = {0};
+  if (std::sscanf(dir_name.c_str(), "%ld-%31[0-9]", &pid, start) != 2) return false;
+  return ProcessStartTime(pid) == start;
+}
+
+void RemovePinDir(const std::string& dir) {
+  DIR* d = opendir(dir.c_str());
+  if (d != nullptr) {
+    while (dirent* e = readdir(d)) {
+      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) unlink((dir + "/" + e->d_name).c_str());
+    }
+    closedir(d);
+  }
+  rmdir(dir.c_str());
+}
+
+bool SameInterface(uint32_t ifindex, const char* recorded_name) {
+  char name[IF_NAMESIZE] = {0};
+  // An ifindex can be reused by another interface after the recorded one went away: match the name too.
+  return if_indextoname(ifindex, name) != nullptr && std::strncmp(name, recorded_name, 16) == 0;
+}
+
+void DetachOne(const RegistryEntry& e, uint32_t expected_prog_id, StaleCleanup* counts) {
+  if (!SameInterface(e.ifindex, e.ifname)) return;  // the interface (and its filters) are gone
+  bpf_tc_hook hook;
+  std::memset(&hook, 0, sizeof(hook));
+  hook.sz = sizeof(hook);
+  hook.ifindex = static_cast<int>(e.ifindex);
+  hook.attach_point = e.egress ? BPF_TC_EGRESS : BPF_TC_INGRESS;
+  bpf_tc_opts opts;
+  std::memset(&opts, 0, sizeof(opts));
+  opts.sz = sizeof(opts);
+  opts.handle = e.handle;
+  opts.priority = e.priority;
+  // Only a filter that still runs our program is ours to remove (prog_id 0: the attach never completed).
+  if (bpf_tc_query(&hook, &opts) == 0 && (expected_prog_id == 0 || opts.prog_id == expected_prog_id)) {
+    bpf_tc_opts detach;
+    std::memset(&detach, 0, sizeof(detach));
+    detach.sz = sizeof(detach);
+    detach.handle = e.handle;
+    detach.priority = e.priority;
+    if (bpf_tc_detach(&hook, &detach) == 0 && counts) counts->filters_removed++;
+  }
+}
+
+void DestroyQdisc(uint32_t ifindex, const char* ifname, StaleCleanup* counts) {
+  if (!SameInterface(ifindex, ifname)) return;
+  bpf_tc_hook hook;
+  std::memset(&hook, 0, sizeof(hook));
+  hook.sz = sizeof(hook);
+  hook.ifindex = static_cast<int>(ifindex);
+  hook.attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);  // deletes clsact
+  if (bpf_tc_hook_destroy(&hook) == 0 && counts) counts->qdiscs_removed++;
+}
+
+// Undoes everything a registry lists.
+void UndoRegistry(int fd, StaleCleanup* counts) {
+  std::vector<RegistryEntry> entries;
+  uint64_t key = 0, next = 0;
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    RegistryEntry e;
+    if (bpf_map_lookup_elem(fd, &next, &e) == 0) entries.push_back(e);
+    key = next;
+    prev = &key;
+  }
+  // Filters first, then qdiscs: deleting a qdisc takes its filters with it, which would hide them from the count.
+  for (const RegistryEntry& e : entries) DetachOne(e, e.prog_id, counts);
+  std::set<uint32_t> qdiscs;
+  for (const RegistryEntry& e : entries) {
+    if (e.qdisc_created && qdiscs.insert(e.ifindex).second) DestroyQdisc(e.ifindex, e.ifname, counts);
+  }
+}
+
+std::atomic<uint32_t> g_run_seq{0};
+
+}  // namespace
+
+std::string MissingEbpfPrivileges() {
+  const uint64_t caps = EffectiveCapabilities();
+  const bool sys_admin = caps & (1ull << 21);
+  const bool bpf = sys_admin || (caps & (1ull << 39));
+  const bool net_admin = sys_admin || (caps & (1ull << 12));
+  if (bpf && net_admin) return "";
+  std::string missing = !bpf && !net_admin ? "CAP_BPF and CAP_NET_ADMIN" : !bpf ? "CAP_BPF" : "CAP_NET_ADMIN";
+  return "the eBPF tap needs " + missing + " (CAP_BPF to load the program and create its maps, CAP_NET_ADMIN to " +
+         "attach it with TC; CAP_SYS_ADMIN covers both on kernels before 5.8); run the agent as root, or grant " +
+         "them with `setcap cap_bpf,cap_net_admin,cap_perfmon+ep <node binary>` (CAP_PERFMON is what distributions " +
+         "pair with CAP_BPF for tracing tools; this program does not need it), or use the pcap source";
+}
+
+std::string LockdownMode() {
+  std::ifstream in("/sys/kernel/security/lockdown");
+  std::string line;
+  if (!std::getline(in, line)) return "";
+  const size_t open = line.find('['), close = line.find(']');
+  if (open == std::string::npos || close == std::string::npos || close < open) return "";
+  return line.substr(open + 1, close - open - 1);
+}
+
+std::string EnsureBpffs() {
+  struct statfs st;
+  if (statfs(kBpffsRoot, &st) == 0 && static_cast<unsigned long>(st.f_type) == BPF_FS_MAGIC) return "";
+  if (mount("bpf", kBpffsRoot, "bpf", 0, "mode=0700") == 0) return "";
+  return std::string("bpffs is not mounted at ") + kBpffsRoot + " and mounting it failed (" + std::strerror(errno) +
+         "); run `mount -t bpf bpf " + kBpffsRoot + "` (in Kubernetes: mount the host's " + kBpffsRoot +
+         " into the pod)";
+}
+
+StaleCleanup CleanupStaleRuns() {
+  StaleCleanup counts;
+  DIR* d = opendir(kPinRoot);
+  if (d == nullptr) return counts;
+  std::vector<std::string> stale;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    if (!RunIsAlive(e->d_name)) stale.push_back(e->d_name);
+  }
+  closedir(d);
+  for (const std::string& name : stale) {
+    const std::string dir = std::string(kPinRoot) + "/" + name;
+    const int fd = bpf_obj_get((dir + "/attachments").c_str());
+    if (fd >= 0) {
+      UndoRegistry(fd, &counts);
+      close(fd);
+    }
+    RemovePinDir(dir);
+    counts.runs++;
+  }
+  return counts;
+}
+
+std::string TcAttacher::Init(int prog_fd) {
+  prog_fd_ = prog_fd;
+  bpf_prog_info info;
+  std::memset(&info, 0, sizeof(info));
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0) return std::string("cannot read the program's id: ") + std::strerror(errno);
+  prog_id_ = info.id;
+  const long pid = static_cast<long>(getpid());
+  const uint32_t seq = g_run_seq.fetch_add(1);
+  // Unique per tap in this process and across processes, so several taps may share an interface.
+  handle_ = 0x5F000000u | ((static_cast<uint32_t>(pid) & 0xFFFF) << 8) | (seq & 0xFF);
+  mkdir(kPinRoot, 0700);
+  pin_dir_ = std::string(kPinRoot) + "/" + std::to_string(pid) + "-" + ProcessStartTime(pid) + "-" + std::to_string(seq);
+  RemovePinDir(pin_dir_);
+  if (mkdir(pin_dir_.c_str(), 0700) != 0) return "cannot create " + pin_dir_ + ": " + std::strerror(errno);
+  registry_fd_ = bpf_map_create(BPF_MAP_TYPE_HASH, "sf_attachments", sizeof(uint64_t), sizeof(RegistryEntry), 8192, nullptr);
+  if (registry_fd_ < 0) return std::string("cannot create the attachment registry map: ") + std::strerror(errno);
+  if (bpf_obj_pin(registry_fd_, (pin_dir_ + "/attachments").c_str()) != 0)
+    return "cannot pin the attachment registry under " + pin_dir_ + ": " + std::strerror(errno);
+  return "";
+}
+
+void TcAttacher::Record(const Attachment& a) {
+  RegistryEntry e;
+  std::memset(&e, 0, sizeof(e));
+  e.ifindex = a.ifindex;
+  e.egress = a.egress;
+  e.qdisc_created = a.qdisc_created;
+  e.prog_id = prog_id_;
+  e.handle = handle_;
+  e.priority = kPriority;
+  std::memcpy(e.ifname, a.ifname, sizeof(e.ifname));
+  const uint64_t key = RegistryKey(a.ifindex, a.egress);
+  bpf_map_update_elem(registry_fd_, &key, &e, BPF_ANY);
+}
+
+void TcAttacher::Unrecord(uint32_t ifindex, bool egress) {
+  const uint64_t key = RegistryKey(ifindex, egress);
+  bpf_map_delete_elem(registry_fd_, &key);
+}
+
+std::string TcAttacher::Attach(uint32_t ifindex, const std::string& ifname, int* err) {
+  *err = 0;
+  bpf_tc_hook hook;
+  std::memset(&hook, 0, sizeof(hook));
+  hook.sz = sizeof(hook);
+  hook.ifindex = static_cast<int>(ifindex);
+  hook.attach_point = BPF_TC_INGRESS;
+  const int created = bpf_tc_hook_create(&hook);  // adds the clsact qdisc; -EEXIST when it is already there
+  if (created != 0 && created != -EEXIST) {
+    *err = -created;
+    return "cannot add a clsact qdisc to '" + ifname + "': " + std::strerror(-created);
+  }
+  for (const bool egress : {false, true}) {
+    Attachment a;
+    a.ifindex = ifindex;
+    a.egress = egress;
+    a.qdisc_created = created == 0;
+    std::strncpy(a.ifname, ifname.c_str(), sizeof(a.ifname) - 1);
+    Record(a);  // before attaching: a crash right after the attach must still find it
+    attached_.push_back(a);
+    hook.attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS;
+    bpf_tc_opts opts;
+    std::memset(&opts, 0, sizeof(opts));
+    opts.sz = sizeof(opts);
+    opts.prog_fd = prog_fd_;
+    opts.handle = handle_;
+    opts.priority = kPriority;
+    const int rc = bpf_tc_attach(&hook, &opts);
+    if (rc != 0) {
+      *err = -rc;
+      return std::string("cannot attach to ") + (egress ? "egress" : "ingress") + " of '" + ifname + "': " + std::strerror(-rc);
+    }
+  }
+  return "";
+}
+
+void TcAttacher::Forget(uint32_t ifindex) {
+  std::vector<Attachment> keep;
+  for (const Attachment& a : attached_) {
+    if (a.ifindex == ifindex) Unrecord(a.ifindex, a.egress);
+    else keep.push_back(a);
+  }
+  attached_.swap(keep);
+}
+
+void TcAttacher::DetachAll() {
+  std::set<uint32_t> qdiscs;
+  for (const Attachment& a : attached_) {
+    RegistryEntry e;
+    std::memset(&e, 0, sizeof(e));
+    e.ifindex = a.ifindex;
+    e.egress = a.egress;
+    e.handle = handle_;
+    e.priority = kPriority;
+    std::memcpy(e.ifname, a.ifname, sizeof(e.ifname));
+    DetachOne(e, prog_id_, nullptr);
+  }
+  for (const Attachment& a : attached_) {
+    if (a.qdisc_created && qdiscs.insert(a.ifindex).second) DestroyQdisc(a.ifindex, a.ifname, nullptr);
+  }
+  attached_.clear();
+  if (registry_fd_ >= 0) {
+    close(registry_fd_);
+    registry_fd_ = -1;
+  }
+  if (!pin_dir_.empty()) {
+    RemovePinDir(pin_dir_);
+    pin_dir_.clear();
+  }
+}
+
+}  // namespace sf
