@@ -19,7 +19,7 @@ import { Ajv } from 'ajv'
 import { parseAllDocuments } from 'yaml'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const ENTRY_POINTS = ['deploy/base', 'deploy/overlays/example']
+const ENTRY_POINTS = ['deploy/base', 'deploy/overlays/example', 'deploy/overlays/ebpf']
 // Secrets the base mounts without creating them: made by hand (deploy/README.md) or by components/cert-manager.
 const EXTERNAL_SECRETS = new Set(['shadowflow-agent-tls', 'shadowflow-aggregator-tls'])
 
