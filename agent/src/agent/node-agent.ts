@@ -170,8 +170,12 @@ export class NodeAgent {
       this.exporter.start()
     }
 
-    const open = this.deps.openSource ?? ((description: string) => openTapSource(description))
+    // Only the eBPF source takes a fallback (options that do not apply to a source kind are rejected).
+    const sourceOptions = parseTapSourceSpec(config.source).kind === 'ebpf' ? { fallback: config.sourceFallback } : {}
+    const open = this.deps.openSource ?? ((description: string) => openTapSource(description, sourceOptions))
     this.source = open(config.source)
+    const fallback = this.source.fallbackReason
+    if (fallback !== undefined) this.log.warn({ source: config.source, reason: fallback.message, code: (fallback as { code?: string }).code }, 'eBPF refused; capturing with libpcap on the same interfaces')
     this.source.start()
     this.tapState = 'open'
     const clock: PipelineClock = parseTapSourceSpec(config.source).kind === 'pcap-file' ? 'event' : 'wall'
