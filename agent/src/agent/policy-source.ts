@@ -34,6 +34,19 @@ export interface PolicySourceStatus {
   readonly lastReloadTimeMs: number
 }
 
+/** The status of a policy source (files or the Kubernetes API) from its policy set in force and its counters. */
+export function policySourceStatus (set: PolicySet | undefined, counters: { reloads: number, reloadErrors: number, lastError: string }): PolicySourceStatus {
+  return {
+    generation: set?.generation ?? 0,
+    policiesLoaded: set?.policies.length ?? 0,
+    stagedPoliciesLoaded: set?.policies.filter(p => p.staged).length ?? 0,
+    reloads: counters.reloads,
+    reloadErrors: counters.reloadErrors,
+    lastError: counters.lastError,
+    lastReloadTimeMs: set?.loadedAtMs ?? 0
+  }
+}
+
 export interface PolicySourceOptions {
   paths: readonly string[]
   logger: Logger
@@ -175,16 +188,7 @@ export class PolicySource {
   }
 
   status (): PolicySourceStatus {
-    const set = this.current
-    return {
-      generation: set?.generation ?? 0,
-      policiesLoaded: set?.policies.length ?? 0,
-      stagedPoliciesLoaded: set?.policies.filter(p => p.staged).length ?? 0,
-      reloads: this.counters.reloads,
-      reloadErrors: this.counters.reloadErrors,
-      lastError: this.counters.lastError,
-      lastReloadTimeMs: set?.loadedAtMs ?? 0
-    }
+    return policySourceStatus(this.current, this.counters)
   }
 
   stop (): void {

@@ -15,7 +15,7 @@ import { InventoryDirectory } from '../endpoints/inventory-directory.js'
 import { normalizePolicy, type NormalizedPolicy } from '../policy/normalized-policy.js'
 import type { LoadedResource, Tier } from '../policy/resources.js'
 import type { Logger } from '../telemetry/logger.js'
-import type { PolicySet, PolicySourceStatus } from '../agent/policy-source.js'
+import { policySourceStatus, type PolicySet, type PolicySourceStatus } from '../agent/policy-source.js'
 import { objectRef, validateApiObject } from './api-object.js'
 import { discoverWatchPlan, type WatchPlan } from './calico-api-discovery.js'
 import { KubeConnection } from './kube-connection.js'
@@ -218,16 +218,7 @@ export class KubernetesPolicySource {
 
   /** What GetStatus and /readyz report. */
   status (): PolicySourceStatus {
-    const set = this.current
-    return {
-      generation: set?.generation ?? 0,
-      policiesLoaded: set?.policies.length ?? 0,
-      stagedPoliciesLoaded: set?.policies.filter(p => p.staged).length ?? 0,
-      reloads: this.counters.reloads,
-      reloadErrors: this.counters.reloadErrors,
-      lastError: this.counters.lastError,
-      lastReloadTimeMs: set?.loadedAtMs ?? 0
-    }
+    return policySourceStatus(this.current, this.counters)
   }
 
   /** Why the source is not ready yet (readiness detail before the initial sync). */
