@@ -103,8 +103,28 @@ interface OpenFlowLog {
   bytesOut: number
   connectionsStarted: number
   connectionsCompleted: number
-  /** Flows seen in this interval that had not ended by its close. */
-  readonly live: Set<number>
+  /**
+   * Flows seen in this interval that had not ended by its close: most flow logs only ever hold one flow, so that
+   * one is kept as a number and a Set is made only for a second distinct flow (a Set per log was a large share of
+   * the per-flow allocation).
+   */
+  liveOne: number | undefined
+  liveMany: Set<number> | undefined
+}
+
+function liveAdd (log: OpenFlowLog, flowId: number): void {
+  if (log.liveMany !== undefined) log.liveMany.add(flowId)
+  else if (log.liveOne === undefined || log.liveOne === flowId) log.liveOne = flowId
+  else { log.liveMany = new Set([log.liveOne, flowId]); log.liveOne = undefined }
+}
+
+function liveDelete (log: OpenFlowLog, flowId: number): void {
+  if (log.liveMany !== undefined) log.liveMany.delete(flowId)
+  else if (log.liveOne === flowId) log.liveOne = undefined
+}
+
+function liveSize (log: OpenFlowLog): number {
+  return log.liveMany !== undefined ? log.liveMany.size : log.liveOne === undefined ? 0 : 1
 }
 
 const NO_REPORTS: readonly Report[] = Object.freeze([])
@@ -228,7 +248,7 @@ export class FlowLogAggregator {
       let log = report.logStart === start ? report.log : bucket.get(report.id)
       if (log === undefined) {
         if (this.openFlowLogs >= this.maxOpenFlowLogs) { c.drops.flowLogOverflow++; continue }
-        log = { key: report.key, sourceLabels: report.sourceLabels, destLabels: report.destLabels, packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0, connectionsStarted: 0, connectionsCompleted: 0, live: new Set() }
+        log = { key: report.key, sourceLabels: report.sourceLabels, destLabels: report.destLabels, packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0, connectionsStarted: 0, connectionsCompleted: 0, liveOne: undefined, liveMany: undefined }
         bucket.set(report.id, log)
         this.openFlowLogs++
         report.log = log
@@ -250,8 +270,8 @@ export class FlowLogAggregator {
       }
       log.connectionsStarted += started
       log.connectionsCompleted += completed
-      if (ended) log.live.delete(record.flowId)
-      else log.live.add(record.flowId)
+      if (ended) liveDelete(log, record.flowId)
+      else liveAdd(log, record.flowId)
     }
   }
 
@@ -365,7 +385,7 @@ export class FlowLogAggregator {
           bytesOut: log.bytesOut,
           connectionsStarted: log.connectionsStarted,
           connectionsCompleted: log.connectionsCompleted,
-          connectionsLive: log.live.size
+          connectionsLive: liveSize(log)
         })
       }
     }
