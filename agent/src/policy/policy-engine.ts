@@ -163,10 +163,10 @@ function evaluateEndpoint (plans: readonly TierPlan[], direction: 'ingress' | 'e
         if (rule.action === 'Log' || !rule.matches(flow)) continue
         const action = rule.action
         // A rule belongs to one compiled policy, so the rule object is the step's identity.
-        // (Looked up before building the hit: a closure or hit per step was allocation on every evaluation.)
-        const ref = compiled.policy.ref
-        node = traces.next(node, rule) ??
-          traces.add(node, rule, { kind: ref.kind, namespace: ref.namespace ?? '', name: ref.name, tier: ref.tier, action, policyIndex: node.hits.length, ruleIndex: rule.index })
+        node = traces.step(node, rule, policyIndex => {
+          const ref = compiled.policy.ref
+          return { kind: ref.kind, namespace: ref.namespace ?? '', name: ref.name, tier: ref.tier, action, policyIndex, ruleIndex: rule.index }
+        })
         if (action === 'Pass') continue tiers
         return traces.verdict(node, action)
       }
@@ -175,24 +175,22 @@ function evaluateEndpoint (plans: readonly TierPlan[], direction: 'ingress' | 'e
     // the tier and the first policy, and a compiled policy belongs to one tier: that policy is the step's identity
     // (both pipelines share the tier objects, and the interner is cleared when policies or tiers change).
     const first = policies[0] as CompiledPolicy
-    node = traces.next(node, first) ??
-      traces.add(node, first, { kind: 'EndOfTier', namespace: '', name: '', tier: tier.name, action: tier.defaultAction, policyIndex: node.hits.length, ruleIndex: -1, trigger: triggerOf(first.policy.ref) })
+    node = traces.step(node, first, policyIndex =>
+      ({ kind: 'EndOfTier', namespace: '', name: '', tier: tier.name, action: tier.defaultAction, policyIndex, ruleIndex: -1, trigger: triggerOf(first.policy.ref) }))
     if (tier.defaultAction === 'Deny') return traces.verdict(node, 'Deny')
   }
   if (endpoint.kind === 'workload') {
     // Calico gives every Kubernetes namespace a profile that allows everything.
     const name = `kns.${endpoint.namespace}`
-    node = traces.next(node, name) ?? traces.add(node, name, { kind: 'Profile', namespace: '', name, tier: '__PROFILE__', action: 'Allow', policyIndex: node.hits.length, ruleIndex: 0 })
+    node = traces.step(node, name, policyIndex => ({ kind: 'Profile', namespace: '', name, tier: '__PROFILE__', action: 'Allow', policyIndex, ruleIndex: 0 }))
     return traces.verdict(node, 'Allow')
   }
   if (endpoint.profiles.includes('projectcalico-default-allow')) {
-    node = traces.next(node, STEP_DEFAULT_ALLOW) ??
-      traces.add(node, STEP_DEFAULT_ALLOW, { kind: 'Profile', namespace: '', name: 'projectcalico-default-allow', tier: '__PROFILE__', action: 'Allow', policyIndex: node.hits.length, ruleIndex: 0 })
+    node = traces.step(node, STEP_DEFAULT_ALLOW, policyIndex => ({ kind: 'Profile', namespace: '', name: 'projectcalico-default-allow', tier: '__PROFILE__', action: 'Allow', policyIndex, ruleIndex: 0 }))
     return traces.verdict(node, 'Allow')
   }
   // A host endpoint with no allowing profile drops what no policy allowed.
-  node = traces.next(node, STEP_HOST_DENY) ??
-    traces.add(node, STEP_HOST_DENY, { kind: 'EndOfTier', namespace: '', name: '', tier: '__PROFILE__', action: 'Deny', policyIndex: node.hits.length, ruleIndex: -1 })
+  node = traces.step(node, STEP_HOST_DENY, policyIndex => ({ kind: 'EndOfTier', namespace: '', name: '', tier: '__PROFILE__', action: 'Deny', policyIndex, ruleIndex: -1 }))
   return traces.verdict(node, 'Deny')
 }
 

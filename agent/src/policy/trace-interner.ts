@@ -37,16 +37,17 @@ export class TraceInterner {
     this.nodes = 0
   }
 
-  /** The node after `node` through the step `key`, when that step was taken before (no allocation). */
-  next (node: TraceNode, key: unknown): TraceNode | undefined {
-    return node.next.get(key)
-  }
-
-  /** Adds the step `key` after `node` with its hit (built by the caller for position `node.hits.length`). */
-  add (node: TraceNode, key: unknown, hit: PolicyHit): TraceNode {
-    const child = newNode(Object.freeze([...node.hits, Object.freeze(hit)]))
-    node.next.set(key, child)
-    this.nodes++
+  /**
+   * The node after `node` through the step `key`; `hit` builds the step's hit for a given position and runs only
+   * the first time.
+   */
+  step (node: TraceNode, key: unknown, hit: (policyIndex: number) => PolicyHit): TraceNode {
+    let child = node.next.get(key)
+    if (child === undefined) {
+      child = newNode(Object.freeze([...node.hits, Object.freeze(hit(node.hits.length))]))
+      node.next.set(key, child)
+      this.nodes++
+    }
     return child
   }
 
