@@ -18,7 +18,6 @@ import { triggerOf, type EndpointVerdict, type FlowVerdicts, type PipelineVerdic
 import type { Tier } from './resources.js'
 import { SelectorMatchers } from './selector-matchers.js'
 import { buildTiers, type TierInfo } from './tiers.js'
-import { TraceInterner } from './trace-interner.js'
 import { VerdictCache } from './verdict-cache.js'
 
 /** How staged policies enter the pending pipeline. */
@@ -145,53 +144,38 @@ interface PlanPair {
 const NO_HITS: readonly PolicyHit[] = Object.freeze([])
 const NO_ENTITIES: readonly Entity[] = Object.freeze([])
 
-// Step keys of the steps that are not a rule or a tier's end (see TraceInterner).
-const STEP_DEFAULT_ALLOW = Symbol('projectcalico-default-allow')
-const STEP_HOST_DENY = Symbol('host endpoint deny')
-
-/**
- * Evaluates one direction on one endpoint through a tier plan (design: tiers, rules, end of tier, profiles). The
- * trace is walked through `traces`, so equal paths return the same frozen hits, trace and verdict objects.
- */
-function evaluateEndpoint (plans: readonly TierPlan[], direction: 'ingress' | 'egress', flow: FlowFacts, endpoint: PolicyEndpoint, unobservable: string[], traces: TraceInterner): EndpointVerdict {
-  let node = traces.start
+/** Evaluates one direction on one endpoint through a tier plan (design: tiers, rules, end of tier, profiles). */
+function evaluateEndpoint (plans: readonly TierPlan[], direction: 'ingress' | 'egress', flow: FlowFacts, endpoint: PolicyEndpoint, unobservable: string[]): EndpointVerdict {
+  const hits: PolicyHit[] = []
   tiers: for (const { tier, policies } of plans) {
     for (const compiled of policies) {
       const rules = direction === 'ingress' ? compiled.ingress : compiled.egress
       for (const rule of rules) {
         if (rule.unobservable !== undefined) { if (!unobservable.includes(rule.unobservable)) unobservable.push(rule.unobservable); continue }
         if (rule.action === 'Log' || !rule.matches(flow)) continue
-        const action = rule.action
-        // A rule belongs to one compiled policy, so the rule object is the step's identity.
-        node = traces.step(node, rule, policyIndex => {
-          const ref = compiled.policy.ref
-          return { kind: ref.kind, namespace: ref.namespace ?? '', name: ref.name, tier: ref.tier, action, policyIndex, ruleIndex: rule.index }
-        })
-        if (action === 'Pass') continue tiers
-        return traces.verdict(node, action)
+        const ref = compiled.policy.ref
+        hits.push({ kind: ref.kind, namespace: ref.namespace ?? '', name: ref.name, tier: ref.tier, action: rule.action, policyIndex: hits.length, ruleIndex: rule.index })
+        if (rule.action === 'Pass') continue tiers
+        return { action: rule.action, hits }
       }
     }
-    // Policies applied and none decided: the tier's default action, reported as an end-of-tier hit. Its content is
-    // the tier and the first policy, and a compiled policy belongs to one tier: that policy is the step's identity
-    // (both pipelines share the tier objects, and the interner is cleared when policies or tiers change).
-    const first = policies[0] as CompiledPolicy
-    node = traces.step(node, first, policyIndex =>
-      ({ kind: 'EndOfTier', namespace: '', name: '', tier: tier.name, action: tier.defaultAction, policyIndex, ruleIndex: -1, trigger: triggerOf(first.policy.ref) }))
-    if (tier.defaultAction === 'Deny') return traces.verdict(node, 'Deny')
+    // Policies applied and none decided: the tier's default action, reported as an end-of-tier hit.
+    const first = (policies[0] as CompiledPolicy).policy.ref
+    hits.push({ kind: 'EndOfTier', namespace: '', name: '', tier: tier.name, action: tier.defaultAction, policyIndex: hits.length, ruleIndex: -1, trigger: triggerOf(first) })
+    if (tier.defaultAction === 'Deny') return { action: 'Deny', hits }
   }
   if (endpoint.kind === 'workload') {
     // Calico gives every Kubernetes namespace a profile that allows everything.
-    const name = `kns.${endpoint.namespace}`
-    node = traces.step(node, name, policyIndex => ({ kind: 'Profile', namespace: '', name, tier: '__PROFILE__', action: 'Allow', policyIndex, ruleIndex: 0 }))
-    return traces.verdict(node, 'Allow')
+    hits.push({ kind: 'Profile', namespace: '', name: `kns.${endpoint.namespace}`, tier: '__PROFILE__', action: 'Allow', policyIndex: hits.length, ruleIndex: 0 })
+    return { action: 'Allow', hits }
   }
   if (endpoint.profiles.includes('projectcalico-default-allow')) {
-    node = traces.step(node, STEP_DEFAULT_ALLOW, policyIndex => ({ kind: 'Profile', namespace: '', name: 'projectcalico-default-allow', tier: '__PROFILE__', action: 'Allow', policyIndex, ruleIndex: 0 }))
-    return traces.verdict(node, 'Allow')
+    hits.push({ kind: 'Profile', namespace: '', name: 'projectcalico-default-allow', tier: '__PROFILE__', action: 'Allow', policyIndex: hits.length, ruleIndex: 0 })
+    return { action: 'Allow', hits }
   }
   // A host endpoint with no allowing profile drops what no policy allowed.
-  node = traces.step(node, STEP_HOST_DENY, policyIndex => ({ kind: 'EndOfTier', namespace: '', name: '', tier: '__PROFILE__', action: 'Deny', policyIndex, ruleIndex: -1 }))
-  return traces.verdict(node, 'Deny')
+  hits.push({ kind: 'EndOfTier', namespace: '', name: '', tier: '__PROFILE__', action: 'Deny', policyIndex: hits.length, ruleIndex: -1 })
+  return { action: 'Deny', hits }
 }
 
 /** Counters of the engine's caches and compilations. */
@@ -217,7 +201,6 @@ export class PolicyEngine {
   private enforced: Pipeline = new Pipeline(this.tiers, [])
   private pending: Pipeline = new Pipeline(this.tiers, [])
   private readonly verdictCache: VerdictCache
-  private readonly traces = new TraceInterner()
   private usesSourcePorts = false
   private planPairs: Array<PlanPair | undefined> = []
   private readonly counters: PolicyEngineStats = { policiesCompiled: 0, policiesReused: 0, verdictCacheHits: 0, verdictCacheMisses: 0, verdictCacheEvictions: 0, selectors: 0 }
@@ -258,7 +241,6 @@ export class PolicyEngine {
     this.pending = new Pipeline(this.tiers, this.pendingSet(compiled))
     this.planPairs = []
     this.verdictCache.clear()
-    this.traces.clear()
   }
 
   private pendingSet (compiled: readonly CompiledPolicy[]): CompiledPolicy[] {
@@ -279,7 +261,6 @@ export class PolicyEngine {
     this.pending.clearPlans()
     this.planPairs = []
     this.verdictCache.clear()
-    this.traces.clear()
   }
 
   /** The policies currently loaded (both pipelines' input). */
@@ -325,18 +306,16 @@ export class PolicyEngine {
       dst: this.side(flow.dst, true)
     }
     const unobservable: string[] = []
-    const traces = this.traces
-    traces.bound()
     // Egress is evaluated on the source endpoint, ingress on the destination; both must allow. Where no staged
     // policy touches an end, its pending evaluation is the enforced one and is not repeated.
     const srcEp = facts.src.endpoint
     const dstEp = facts.dst.endpoint
     const srcPlans = srcEp === undefined ? undefined : this.planPair(srcEp)
     const dstPlans = dstEp === undefined ? undefined : this.planPair(dstEp)
-    const srcEnforced = srcPlans === undefined ? undefined : evaluateEndpoint(srcPlans.enforced.egress, 'egress', facts, srcEp as PolicyEndpoint, unobservable, traces)
-    const dstEnforced = dstPlans === undefined ? undefined : evaluateEndpoint(dstPlans.enforced.ingress, 'ingress', facts, dstEp as PolicyEndpoint, unobservable, traces)
-    const srcPending = srcPlans === undefined ? undefined : srcPlans.sameEgress ? srcEnforced : evaluateEndpoint(srcPlans.pending.egress, 'egress', facts, srcEp as PolicyEndpoint, unobservable, traces)
-    const dstPending = dstPlans === undefined ? undefined : dstPlans.sameIngress ? dstEnforced : evaluateEndpoint(dstPlans.pending.ingress, 'ingress', facts, dstEp as PolicyEndpoint, unobservable, traces)
+    const srcEnforced = srcPlans === undefined ? undefined : evaluateEndpoint(srcPlans.enforced.egress, 'egress', facts, srcEp as PolicyEndpoint, unobservable)
+    const dstEnforced = dstPlans === undefined ? undefined : evaluateEndpoint(dstPlans.enforced.ingress, 'ingress', facts, dstEp as PolicyEndpoint, unobservable)
+    const srcPending = srcPlans === undefined ? undefined : srcPlans.sameEgress ? srcEnforced : evaluateEndpoint(srcPlans.pending.egress, 'egress', facts, srcEp as PolicyEndpoint, unobservable)
+    const dstPending = dstPlans === undefined ? undefined : dstPlans.sameIngress ? dstEnforced : evaluateEndpoint(dstPlans.pending.ingress, 'ingress', facts, dstEp as PolicyEndpoint, unobservable)
     return { enforced: combine(srcEnforced, dstEnforced), pending: combine(srcPending, dstPending), unobservable }
   }
 
