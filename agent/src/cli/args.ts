@@ -20,6 +20,9 @@ export interface FlagSpec {
   valueName?: string
 }
 
+/** The `-h, --help` flag every command takes. */
+export const HELP_FLAG: FlagSpec = { name: 'help', short: 'h', type: 'boolean', help: 'show this help' }
+
 /** Parsed command line: flag values by long name, and the positional arguments. */
 export interface ParsedArgs {
   flags: Map<string, string | boolean | string[]>

@@ -5,7 +5,7 @@
 import { CONFIG_FIELDS, envName, loadAgentConfig, type AgentConfig } from '../../config/agent-config.js'
 import { NodeAgent } from '../../agent/node-agent.js'
 import { createLogger } from '../../telemetry/logger.js'
-import { booleanFlag, formatFlags, listFlag, parseArgs, stringFlag, type FlagSpec } from '../args.js'
+import { HELP_FLAG, booleanFlag, formatFlags, listFlag, parseArgs, stringFlag, type FlagSpec } from '../args.js'
 import type { Command } from '../command.js'
 import { UsageError } from '../../errors.js'
 
@@ -24,7 +24,7 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
         valueName: f.kind.type === 'int' ? 'N' : f.kind.type === 'address' ? 'HOST:PORT' : f.kind.type === 'enum' ? f.kind.values.join('|') : 'VALUE',
         help: `${f.help} [${envName(f.key)}]`
       }),
-  { name: 'help', short: 'h', type: 'boolean', help: 'show this help' }
+  HELP_FLAG
 ]
 
 /** Flag values by configuration key. */

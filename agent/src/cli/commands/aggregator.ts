@@ -5,7 +5,7 @@ import { startAggregator, type RunningAggregator } from '../../aggregator/aggreg
 import { parseDurationSeconds } from '../../aggregator/aggregator-client.js'
 import { UsageError } from '../../errors.js'
 import { createLogger } from '../../telemetry/logger.js'
-import { booleanFlag, formatFlags, parseArgs, stringFlag, type FlagSpec } from '../args.js'
+import { HELP_FLAG, booleanFlag, formatFlags, parseArgs, stringFlag, type FlagSpec } from '../args.js'
 import type { Command, CommandIo } from '../command.js'
 
 const FLAGS: readonly FlagSpec[] = [
@@ -19,7 +19,7 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'metrics-addr', type: 'string', valueName: 'HOST:PORT', help: 'serve Prometheus /metrics here (a port alone binds 127.0.0.1; default off)' },
   { name: 'shutdown-grace', type: 'string', valueName: 'DURATION', help: 'how long running queries may finish on SIGTERM (default 5s)' },
   { name: 'log-level', type: 'string', valueName: 'LEVEL', help: 'trace, debug, info (default), warn, error, fatal or silent' },
-  { name: 'help', short: 'h', type: 'boolean', help: 'show this help' }
+  HELP_FLAG
 ]
 
 const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])

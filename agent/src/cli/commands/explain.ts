@@ -5,7 +5,7 @@ import { ResourceFileError, ShadowflowError, UsageError } from '../../errors.js'
 import type { FlowInput } from '../../policy/policy-engine.js'
 import type { FlowVerdicts } from '../../policy/policy-hit.js'
 import { protocolName } from '../../policy/protocol.js'
-import { booleanFlag, formatFlags, listFlag, parseArgs, stringFlag, type FlagSpec } from '../args.js'
+import { HELP_FLAG, booleanFlag, formatFlags, listFlag, parseArgs, stringFlag, type FlagSpec } from '../args.js'
 import type { Command, CommandIo } from '../command.js'
 import { formatPipeline, makeStyle } from '../format-verdicts.js'
 import { resolveDestination } from '../../endpoints/flow-endpoint-resolver.js'
@@ -23,7 +23,7 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'icmp-code', type: 'string', valueName: 'N', help: 'ICMP code' },
   { name: 'flows', type: 'string', valueName: 'FILE.jsonl', help: 'batch: one {"from","to","protocol","port"} per line (- for stdin); prints one JSON line each' },
   { name: 'json', type: 'boolean', help: 'print JSON: {"enforced": V, "pending": V} with V = {"action","src","dst"}' },
-  { name: 'help', short: 'h', type: 'boolean', help: 'show this help' }
+  HELP_FLAG
 ]
 
 interface FlowSpec { from: string, to: string, protocol?: string | number, port?: string | number, srcPort?: number, icmpType?: number, icmpCode?: number }

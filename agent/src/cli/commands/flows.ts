@@ -9,7 +9,7 @@ import { flowLogFromWire } from '../../grpc/goldmane-mapping.js'
 import { callUnary } from '../../grpc/grpc-client.js'
 import { loadProtos } from '../../grpc/load-protos.js'
 import type { WireAction, WireFilter, WireFlowResult, WireStringMatch } from '../../grpc/wire-types.js'
-import { booleanFlag, formatFlags, listFlag, parseArgs, stringFlag, type FlagSpec, type ParsedArgs } from '../args.js'
+import { HELP_FLAG, booleanFlag, formatFlags, listFlag, parseArgs, stringFlag, type FlagSpec, type ParsedArgs } from '../args.js'
 import type { Command, CommandIo } from '../command.js'
 import { makeStyle, type Style } from '../format-verdicts.js'
 
@@ -47,7 +47,7 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'limit', type: 'string', valueName: 'N', help: 'newest N flows (default 100; 0 = all)' },
   { name: 'follow', short: 'f', type: 'boolean', help: 'keep streaming new flows (one per flow and 15 s interval) until interrupted' },
   { name: 'json', type: 'boolean', help: 'one proto3-JSON goldmane.Flow per line' },
-  { name: 'help', short: 'h', type: 'boolean', help: 'show this help' }
+  HELP_FLAG
 ]
 
 function stringMatch (text: string): WireStringMatch {

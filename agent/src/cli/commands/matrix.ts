@@ -4,7 +4,7 @@ import { UsageError } from '../../errors.js'
 import type { WorkloadEndpoint } from '../../policy/endpoint-model.js'
 import type { FlowVerdicts, PolicyHit } from '../../policy/policy-hit.js'
 import { protocolName } from '../../policy/protocol.js'
-import { booleanFlag, formatFlags, listFlag, parseArgs, stringFlag, type FlagSpec } from '../args.js'
+import { HELP_FLAG, booleanFlag, formatFlags, listFlag, parseArgs, stringFlag, type FlagSpec } from '../args.js'
 import type { Command } from '../command.js'
 import { describeHit, makeStyle } from '../format-verdicts.js'
 import { CLUSTER_FLAGS, endpointLabel, loadCluster, stagedModeOf } from '../load-cluster.js'
@@ -16,7 +16,7 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'port', type: 'string', valueName: 'N', help: 'destination port (required)' },
   { name: 'namespace', short: 'n', type: 'string', multiple: true, valueName: 'NS', help: 'only pods of this namespace' },
   { name: 'json', type: 'boolean', help: 'print {"endpoints": [...], "enforced": [[bool]], "pending": [[bool]]}' },
-  { name: 'help', short: 'h', type: 'boolean', help: 'show this help' }
+  HELP_FLAG
 ]
 
 /** The hit that decided a pipeline: the last hit of the end that denied, else of the destination. */

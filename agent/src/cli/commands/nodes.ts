@@ -5,7 +5,7 @@ import { UsageError } from '../../errors.js'
 import { callUnary } from '../../grpc/grpc-client.js'
 import { loadProtos } from '../../grpc/load-protos.js'
 import type { WireNodeInfo } from '../../grpc/wire-types.js'
-import { booleanFlag, formatFlags, parseArgs, type FlagSpec } from '../args.js'
+import { HELP_FLAG, booleanFlag, formatFlags, parseArgs, type FlagSpec } from '../args.js'
 import type { Command, CommandIo } from '../command.js'
 import { makeStyle, type Style } from '../format-verdicts.js'
 import { AGGREGATOR_CLIENT_FLAGS, aggregatorConnectionOf, formatTable, timeoutMsOf } from './flows.js'
@@ -13,7 +13,7 @@ import { AGGREGATOR_CLIENT_FLAGS, aggregatorConnectionOf, formatTable, timeoutMs
 const FLAGS: readonly FlagSpec[] = [
   ...AGGREGATOR_CLIENT_FLAGS,
   { name: 'json', type: 'boolean', help: 'one proto3-JSON shadowflow.v1.NodeInfo per line' },
-  { name: 'help', short: 'h', type: 'boolean', help: 'show this help' }
+  HELP_FLAG
 ]
 
 function ago (seconds: number, nowSeconds: number): string {

@@ -8,7 +8,7 @@ import { flowLogFromWire } from '../../grpc/goldmane-mapping.js'
 import { callUnary } from '../../grpc/grpc-client.js'
 import { loadProtos } from '../../grpc/load-protos.js'
 import type { WireImpactReport, WireImpactTotals } from '../../grpc/wire-types.js'
-import { booleanFlag, formatFlags, parseArgs, stringFlag, type FlagSpec } from '../args.js'
+import { HELP_FLAG, booleanFlag, formatFlags, parseArgs, stringFlag, type FlagSpec } from '../args.js'
 import type { Command, CommandIo } from '../command.js'
 import { makeStyle, type Style } from '../format-verdicts.js'
 import { AGGREGATOR_CLIENT_FLAGS, aggregatorConnectionOf, filtersOf, formatTable, timeoutMsOf } from './flows.js'
@@ -20,7 +20,7 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'port', type: 'string', multiple: true, valueName: 'N', help: 'only flows to this destination port' },
   { name: 'protocol', type: 'string', multiple: true, valueName: 'PROTO', help: 'only flows of this protocol' },
   { name: 'json', type: 'boolean', help: 'print the report as proto3 JSON (shadowflow.v1.ImpactReport)' },
-  { name: 'help', short: 'h', type: 'boolean', help: 'show this help' }
+  HELP_FLAG
 ]
 
 function endpoint (ns: string, name: string): string { return ns === '' ? name : `${ns}/${name}` }

@@ -3,7 +3,7 @@
 // promises (so it can be piped); every note, and the `kubectl delete` lines of `stagedAction: Delete` policies in
 // the yaml/json formats, go to stderr, which the operator still sees while stdout is piped.
 import { FILENAME_FLAG } from '../load-cluster.js'
-import { booleanFlag, formatFlags, listFlag, parseArgs, stringFlag, type FlagSpec } from '../args.js'
+import { HELP_FLAG, booleanFlag, formatFlags, listFlag, parseArgs, stringFlag, type FlagSpec } from '../args.js'
 import type { Command, CommandIo } from '../command.js'
 import { UsageError } from '../../errors.js'
 import { readResourceFiles } from '../../io/read-resource-files.js'
@@ -19,7 +19,7 @@ const FLAGS: readonly FlagSpec[] = [
   FILENAME_FLAG,
   { name: 'name', type: 'string', valueName: 'NAME', help: 'promote only the staged policies named NAME or NAMESPACE/NAME' },
   { name: 'output', short: 'o', type: 'string', valueName: 'FORMAT', help: 'yaml (default) or json: resources to apply; commands: the kubectl delete lines' },
-  { name: 'help', short: 'h', type: 'boolean', help: 'show this help' }
+  HELP_FLAG
 ]
 
 const USAGE = 'promote -f PATH [-f PATH…] [--name NAME] [--output yaml|json|commands]'

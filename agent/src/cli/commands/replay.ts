@@ -15,7 +15,7 @@ import { flowLogToWire } from '../../grpc/goldmane-mapping.js'
 import { loadProtos } from '../../grpc/load-protos.js'
 import { openTapSource } from '../../tap/native-tap-source.js'
 import { silentLogger } from '../../telemetry/logger.js'
-import { booleanFlag, formatFlags, listFlag, parseArgs, stringFlag, type FlagSpec } from '../args.js'
+import { HELP_FLAG, booleanFlag, formatFlags, listFlag, parseArgs, stringFlag, type FlagSpec } from '../args.js'
 import type { Command, CommandIo } from '../command.js'
 import { makeStyle, type Style } from '../format-verdicts.js'
 import { CLUSTER_FLAGS, stagedModeOf } from '../load-cluster.js'
@@ -26,7 +26,7 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'interval', type: 'string', valueName: 'SECONDS', help: 'flow-log interval, a multiple of 15 (default 15)' },
   { name: 'json', type: 'boolean', help: 'print every flow as one proto3-JSON goldmane.Flow per line (both reporters, all intervals merged per key)' },
   { name: 'limit', type: 'string', valueName: 'N', help: 'changed flows listed in the table (default 50; 0 = all)' },
-  { name: 'help', short: 'h', type: 'boolean', help: 'show this help' }
+  HELP_FLAG
 ]
 
 // Ten years: a replay keeps every interval of the capture, whatever its age.

@@ -3,14 +3,14 @@
 import { createInterface } from 'node:readline'
 import { SelectorSyntaxError, ShadowflowError, UsageError } from '../../errors.js'
 import { compileSelectorText, selectorUniqueId, SelectorCache } from '../../policy/selector/index.js'
-import { booleanFlag, formatFlags, parseArgs, stringFlag, type FlagSpec } from '../args.js'
+import { HELP_FLAG, booleanFlag, formatFlags, parseArgs, stringFlag, type FlagSpec } from '../args.js'
 import type { Command } from '../command.js'
 import { makeStyle } from '../format-verdicts.js'
 
 const FLAGS: readonly FlagSpec[] = [
   { name: 'labels', short: 'l', type: 'string', valueName: 'k=v,…', help: 'labels to match against (comma-separated key=value)' },
   { name: 'jsonl', type: 'boolean', help: 'batch: read {"selector","labels"} lines on stdin, write {"match","canonical"} or {"error"} lines' },
-  { name: 'help', short: 'h', type: 'boolean', help: 'show this help' }
+  HELP_FLAG
 ]
 
 /** Parses `k=v,k2=v2` (a key without `=` has the empty value). */

@@ -1,14 +1,14 @@
 // `shadowflow validate`: lints resource files the way a CI step would — every problem in every file, each on
 // one line as `file:line: field.path: message [CODE]`, then one summary line. Exit 1 when anything is wrong.
 import { FILENAME_FLAG } from '../load-cluster.js'
-import { booleanFlag, formatFlags, listFlag, parseArgs, type FlagSpec } from '../args.js'
+import { HELP_FLAG, booleanFlag, formatFlags, listFlag, parseArgs, type FlagSpec } from '../args.js'
 import type { Command, CommandIo } from '../command.js'
 import { UsageError } from '../../errors.js'
 import { readResourceFiles } from '../../io/read-resource-files.js'
 
 const FLAGS: readonly FlagSpec[] = [
   FILENAME_FLAG,
-  { name: 'help', short: 'h', type: 'boolean', help: 'show this help' }
+  HELP_FLAG
 ]
 
 const USAGE = 'validate -f PATH [-f PATH…]'
