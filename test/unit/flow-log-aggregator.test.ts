@@ -306,6 +306,55 @@ describe('flow-log aggregator', () => {
     assert.equal(stats.drops.trackedFlowEvicted, 1)
   })
 
+  test('eviction spares a flow updated since the scan last passed it (second chance)', () => {
+    const { aggregator } = setup({ maxTrackedFlows: 2 })
+    const open = (flowId: number, packetsFwd: number): FlowRecord => record({ srcAddr: '10.0.1.1', dstAddr: '10.0.2.1', kind: 'update', endReason: 'none', flowId, packetsFwd, bytesFwd: 0, packetsRev: 0, bytesRev: 0 })
+    aggregator.add(open(9001, 1))
+    aggregator.add(open(9002, 1))
+    aggregator.add(open(9001, 2)) // 9001 touched: 9002 is the one to go
+    aggregator.add(open(9003, 1))
+    assert.equal(aggregator.stats().drops.trackedFlowEvicted, 1)
+    aggregator.add(open(9001, 3)) // still tracked: only its delta (1) counts
+    aggregator.flushAll()
+    const total = (logs: readonly FlowLog[]): number => logs.reduce((n, l) => n + l.packetsOut, 0)
+    aggregator.add(open(9002, 5)) // forgotten: counted whole
+    assert.equal(total(byReporter(aggregator.flushAll(), 'Src')), 5)
+  })
+
+  test('flows of the same endpoints, port and verdict share one flow log per interval; each keeps its own deltas', () => {
+    const { aggregator } = setup()
+    for (let i = 0; i < 5; i++) aggregator.add(record({ srcAddr: '10.0.1.1', dstAddr: '10.0.2.1', srcPort: 41000 + i, packetsFwd: 2 + i }))
+    aggregator.add(record({ srcAddr: '10.0.1.2', dstAddr: '10.0.2.1', srcPort: 42000, packetsFwd: 100 }))
+    const src = byReporter(aggregator.flushAll(), 'Src')
+    // web-abc12 and web-def34 aggregate to web-*: one key, one log, every flow's packets.
+    assert.equal(src.length, 1)
+    assert.equal(src[0]?.packetsOut, 2 + 3 + 4 + 5 + 6 + 100)
+    assert.equal(src[0]?.connectionsStarted, 6)
+    assert.ok(src[0]?.sourceLabels.includes('app=web'))
+    assert.ok(!src[0]?.sourceLabels.some(l => l.startsWith('pod-template-hash=')), 'only the labels both pods share')
+    assert.equal(aggregator.stats().evaluations, 6)
+  })
+
+  test('key numbers are started afresh once closed intervals left many behind, without splitting an open log', () => {
+    const { aggregator } = setup({ allLocal: true })
+    const add = (dstPort: number, lastSeenMs: number): void => {
+      aggregator.add(record({ srcAddr: '10.0.1.1', dstAddr: '10.0.2.1', dstPort, kind: 'update', endReason: 'none', lastSeenMs, packetsFwd: 1, bytesFwd: 1, packetsRev: 0, bytesRev: 0 }))
+    }
+    // Interval A: 60,000 ports x 2 reporters = 120,000 keys. Interval B: one key, open when A closes.
+    for (let i = 0; i < 60_000; i++) add(1024 + i, T0)
+    const b = T0 + 15_000
+    add(5000, b)
+    const before = aggregator.stats().keyNumberResets
+    assert.equal(aggregator.closeBefore(b).length, 120_000)
+    assert.equal(aggregator.stats().keyNumberResets, before + 1, 'closing A left 120,000 dead keys: the numbering starts afresh')
+    // The same key again in B after the reset: it must fold into the log already open, not open a second one.
+    add(5000, b)
+    add(5000, b)
+    const src = aggregator.flushAll().filter(l => l.key.destPort === 5000 && l.key.reporter === 'Src')
+    assert.equal(src.length, 1, 'one log per key and interval')
+    assert.equal(src[0]?.packetsOut, 3)
+  })
+
   test('open flow logs are bounded; what does not fit is counted', () => {
     const { aggregator } = setup({ maxOpenFlowLogs: 1 })
     aggregator.add(record({ srcAddr: '10.0.1.1', dstAddr: '10.0.2.2' }))

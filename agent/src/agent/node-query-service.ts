@@ -4,7 +4,7 @@
 // instead of growing memory.
 import { flowFilter, isPendingChanged, matchesFlowKey, type FlowFilter } from '../flows/flow-filter.js'
 import type { FlowKey, FlowLog } from '../flows/flow-log.js'
-import type { BoundedRing, Sequenced } from '../flows/bounded-ring.js'
+import type { Sequenced, SequencedRing } from '../flows/bounded-ring.js'
 import type { RawFlow } from '../flows/raw-flow.js'
 import { flowFilterFromWire, flowLogToWire, policyTraceToWire } from '../grpc/goldmane-mapping.js'
 import { wrapServerStream, wrapUnary, writeWithBackpressure, type HandlerOptions } from '../grpc/grpc-status.js'
@@ -17,8 +17,8 @@ export const DEFAULT_NUMBER = 1000
 export const FOLLOW_QUEUE_LIMIT = 10_000
 
 export interface NodeQueryServiceOptions {
-  flowLogs: BoundedRing<FlowLog>
-  rawFlows: BoundedRing<RawFlow> | undefined
+  flowLogs: SequencedRing<FlowLog>
+  rawFlows: SequencedRing<RawFlow> | undefined
   status: () => WireNodeStatus
   handlerOptions?: HandlerOptions
   now?: () => number
@@ -119,7 +119,7 @@ export function nodeQueryService (options: NodeQueryServiceOptions): NodeFlowsIm
     await stream(call, options.flowLogs, e => selectPast(e, f => f.endTime, matches, since, number), matches, f => ({ flow: flowLogToWire(f) }), request.follow)
   }
 
-  async function stream<T> (call: import('@grpc/grpc-js').ServerWritableStream<WireGetFlowsRequest, WireGetFlowsResponse>, ring: BoundedRing<T>,
+  async function stream<T> (call: import('@grpc/grpc-js').ServerWritableStream<WireGetFlowsRequest, WireGetFlowsResponse>, ring: SequencedRing<T>,
     past: (entries: Array<Sequenced<T>>) => Array<Sequenced<T>>, matches: (item: T) => boolean, toWire: (item: T) => WireGetFlowsResponse, follow: boolean): Promise<void> {
     // Subscribe before reading the past, so nothing produced in between is missed; seq removes duplicates.
     const queue: T[] = []

@@ -7,8 +7,19 @@ export interface Sequenced<T> {
   readonly item: T
 }
 
+/** What readers of a ring need: the past by sequence number and a live feed (BoundedRing, RecentRawFlows). */
+export interface SequencedRing<T> {
+  readonly capacity: number
+  readonly size: number
+  readonly next: number
+  /** Items pushed out by newer ones. */
+  readonly overwritten: number
+  since: (after?: number) => Array<Sequenced<T>>
+  subscribe: (listener: (entry: Sequenced<T>) => void) => () => void
+}
+
 /** The most recent `capacity` items. */
-export class BoundedRing<T> {
+export class BoundedRing<T> implements SequencedRing<T> {
   private readonly slots: Array<Sequenced<T> | undefined>
   private nextSeq = 1
   /** Items pushed out by newer ones. */

@@ -11,16 +11,19 @@
 //    (node, key, start_time), so a record that belongs to an interval already closed is folded into the oldest
 //    open interval instead (counted as `late`).
 //  - The hot path never throws and never allocates a key per record: keys are built once per flow and policy
-//    generation.
+//    generation, and a new flow whose ends, port, protocol and verdict object (the engine's cache hands the same
+//    object out again) equal an earlier flow's takes that flow's reports and raw-flow shape as they are.
+//  - Bounded: last-seen counters by maxTrackedFlows (second-chance eviction, counted), open flow logs by
+//    maxOpenFlowLogs (overflow counted), the recent ring by its capacity.
 import assert from 'node:assert'
 import type { FlowInput } from '../policy/policy-engine.js'
 import type { FlowVerdicts, PolicyHit } from '../policy/policy-hit.js'
 import { protocolHasPorts } from '../policy/protocol.js'
-import { BoundedRing } from './bounded-ring.js'
 import type { FlowEnd, FlowEndResolver, FlowService } from './flow-end.js'
 import { FLOW_INTERVAL_SECONDS, type FlowKey, type FlowLog, type Reporter } from './flow-log.js'
 import { connectionCompleted, connectionStarted, type FlowRecord, type FlowRecordKind } from './flow-record.js'
-import { flowProtoName, type RawFlow } from './raw-flow.js'
+import { flowProtoName } from './raw-flow.js'
+import { RecentRawFlows, type RawFlowEndReason, type RawFlowShape } from './recent-raw-flows.js'
 
 /** Evaluates a flow in both pipelines (the PolicyEngine, cached). */
 export interface FlowEvaluator {
@@ -44,7 +47,11 @@ export interface AggregatorDrops {
   notLocal: number
   /** An address that does not parse (a decoder bug; never expected). */
   badAddress: number
-  /** Last-seen counters evicted to stay within maxTrackedFlows (a later record of that flow is counted whole). */
+  /**
+   * Last-seen counters evicted to stay within maxTrackedFlows (a later record of that flow is counted whole). The
+   * evicted flow is one not updated since the eviction scan last passed it (second chance, an LRU approximation
+   * that costs nothing per record).
+   */
   trackedFlowEvicted: number
   /** Contributions lost because maxOpenFlowLogs was reached. */
   flowLogOverflow: number
@@ -62,16 +69,21 @@ export interface AggregatorStats {
   /** Records whose interval had already closed, folded into the oldest open one. */
   late: number
   flowLogsEmitted: number
+  /** Times the flow-key numbering was started afresh (policy or inventory change, or too many dead keys). */
+  keyNumberResets: number
   trackedFlows: number
   openFlowLogs: number
   drops: AggregatorDrops
 }
 
+/** One end's report of a flow shape: what its FlowKey is made of (the key object is built with its first log). */
 interface Report {
-  readonly id: string
-  readonly key: FlowKey
-  readonly sourceLabels: readonly string[]
-  readonly destLabels: readonly string[]
+  /** The key's number (FlowKeyIds): equal numbers ⇔ equal keys. */
+  readonly id: number
+  readonly reporter: Reporter
+  readonly shape: FlowShape
+  readonly enforced: readonly PolicyHit[]
+  readonly pending: readonly PolicyHit[]
   /**
    * The open flow log this report last folded into and its interval's start: the next record of the flow in
    * the same interval goes straight there instead of looking the (long) id up. Valid while `logStart` is that
@@ -88,13 +100,37 @@ interface TrackedFlow {
   bytesRev: number
   started: boolean
   completed: boolean
+  /** Updated since the eviction scan last passed this flow. */
+  touched: boolean
   generation: number
   reports: readonly Report[]
-  raw: Omit<RawFlow, 'packetsForward' | 'bytesForward' | 'packetsReverse' | 'bytesReverse' | 'firstSeenMs' | 'lastSeenMs' | 'endReason'> | undefined
+  /** The evaluated description shared with other flows of the same shape; undefined when not reported. */
+  raw: RawFlowShape | undefined
+  /** 0 for protocols without ports. */
+  sourcePort: number
+  /** The open logs this flow's reports folded into last, valid while `logStart` is the record's interval. */
+  logStart: number
+  log0: OpenFlowLog | undefined
+  log1: OpenFlowLog | undefined
+}
+
+/**
+ * What every flow between the same two ends, with the same destination port, protocol and verdicts, shares: its
+ * reports (so their open flow logs too) and its raw-flow shape. Remembered per verdict object.
+ */
+interface FlowShape extends RawFlowShape {
+  reports: readonly Report[]
+}
+
+function sameService (a: FlowService | undefined, b: FlowService | undefined): boolean {
+  if (a === b) return true
+  return a !== undefined && b !== undefined && a.name === b.name && a.namespace === b.namespace && a.portName === b.portName && a.port === b.port
 }
 
 interface OpenFlowLog {
   readonly key: FlowKey
+  /** Reported by the source end (else the destination). */
+  readonly src: boolean
   sourceLabels: readonly string[]
   destLabels: readonly string[]
   packetsIn: number
@@ -130,6 +166,8 @@ function liveSize (log: OpenFlowLog): number {
 const NO_REPORTS: readonly Report[] = Object.freeze([])
 /** Bound of the distinct ends, hits and traces FlowKeyIds numbers before it starts over. */
 const MAX_KEY_ID_CONTENTS = 1 << 20
+/** Key numbers kept across interval closes regardless of how few flow logs are open. */
+const MIN_KEYS_BEFORE_RESET = 1 << 16
 
 /** The enforced or pending action at one end: its trace's deciding (last) hit; no trace = not evaluated = Allow. */
 export function endAction (hits: readonly PolicyHit[]): 'Allow' | 'Deny' {
@@ -149,14 +187,19 @@ export class FlowLogAggregator {
   private readonly maxTrackedFlows: number
   private readonly maxOpenFlowLogs: number
   private readonly flows = new Map<number, TrackedFlow>()
-  private readonly intervals = new Map<number, Map<string, OpenFlowLog>>()
+  private readonly intervals = new Map<number, Map<number, OpenFlowLog>>()
+  /** The interval the last record went to (consecutive records nearly always share it). */
+  private lastStart = NaN
+  private lastBucket: Map<number, OpenFlowLog> | undefined
   private openFlowLogs = 0
   /** Intervals starting before this (Unix seconds) have been emitted. */
   private closedBeforeSeconds = -Infinity
   private generation = 0
   private keyIds = new FlowKeyIds()
+  /** Flow shapes by the verdict object they were built from; dropped with the key numbering. */
+  private shapes = new WeakMap<FlowVerdicts, FlowShape>()
   /** Recent raw flows (one entry per record, latest counters). */
-  readonly recent: BoundedRing<RawFlow> | undefined
+  readonly recent: RecentRawFlows | undefined
   private readonly counters: Omit<AggregatorStats, 'trackedFlows' | 'openFlowLogs'> = {
     records: 0,
     recordsByKind: { start: 0, update: 0, end: 0, evicted: 0 },
@@ -165,6 +208,7 @@ export class FlowLogAggregator {
     reportedDst: 0,
     late: 0,
     flowLogsEmitted: 0,
+    keyNumberResets: 0,
     drops: { notLocal: 0, badAddress: 0, trackedFlowEvicted: 0, flowLogOverflow: 0 }
   }
 
@@ -175,7 +219,7 @@ export class FlowLogAggregator {
     this.maxTrackedFlows = options.maxTrackedFlows ?? 262144
     this.maxOpenFlowLogs = options.maxOpenFlowLogs ?? 1 << 20
     const recent = options.recentFlows ?? 4096
-    this.recent = recent > 0 ? new BoundedRing<RawFlow>(recent) : undefined
+    this.recent = recent > 0 ? new RecentRawFlows(recent) : undefined
   }
 
   /** Policies or inventory changed: flows are re-resolved and re-evaluated on their next record. */
@@ -192,11 +236,29 @@ export class FlowLogAggregator {
    */
   private resetKeyIds (): void {
     this.keyIds = new FlowKeyIds()
+    this.counters.keyNumberResets++
+    this.shapes = new WeakMap()
     this.generation++
+    this.lastStart = NaN
+    this.lastBucket = undefined
     for (const [start, bucket] of this.intervals) {
-      const rekeyed = new Map<string, OpenFlowLog>()
-      for (const log of bucket.values()) rekeyed.set(this.keyIds.id(log.key), log)
+      const rekeyed = new Map<number, OpenFlowLog>()
+      for (const log of bucket.values()) rekeyed.set(this.keyIds.idOfKey(log.key), log)
       this.intervals.set(start, rekeyed)
+    }
+  }
+
+  /**
+   * Makes room for one more tracked flow: the first flow in map order not updated since the scan last passed it
+   * is forgotten; updated ones get a second chance at the back. Records never reorder the map (a delete and
+   * re-insert per record was a large share of the per-record cost).
+   */
+  private evictTrackedFlow (): void {
+    for (const [flowId, flow] of this.flows) {
+      this.flows.delete(flowId)
+      if (flow.touched) { flow.touched = false; this.flows.set(flowId, flow); continue }
+      this.counters.drops.trackedFlowEvicted++
+      return
     }
   }
 
@@ -209,17 +271,16 @@ export class FlowLogAggregator {
     let flow = this.flows.get(record.flowId)
     const isNew = flow === undefined
     if (flow === undefined) {
-      if (this.flows.size >= this.maxTrackedFlows) {
-        // Map order is insertion order and updates re-insert: the first key is the least recently updated flow.
-        const oldest = this.flows.keys().next().value
-        if (oldest !== undefined) this.flows.delete(oldest)
-        c.drops.trackedFlowEvicted++
+      flow = { packetsFwd: 0, bytesFwd: 0, packetsRev: 0, bytesRev: 0, started: false, completed: false, touched: false, generation: -1, reports: NO_REPORTS, raw: undefined, sourcePort: 0, logStart: NaN, log0: undefined, log1: undefined }
+      if (!ended) {
+        if (this.flows.size >= this.maxTrackedFlows) this.evictTrackedFlow()
+        this.flows.set(record.flowId, flow)
       }
-      flow = { packetsFwd: 0, bytesFwd: 0, packetsRev: 0, bytesRev: 0, started: false, completed: false, generation: -1, reports: NO_REPORTS, raw: undefined }
-    } else {
+    } else if (ended) {
       this.flows.delete(record.flowId)
+    } else {
+      flow.touched = true
     }
-    if (!ended) this.flows.set(record.flowId, flow)
 
     const dPacketsFwd = delta(record.packetsFwd, flow.packetsFwd)
     const dBytesFwd = delta(record.bytesFwd, flow.bytesFwd)
@@ -237,42 +298,69 @@ export class FlowLogAggregator {
     if (flow.started && !flow.completed && (ended || (record.protocol === 6 && connectionCompleted(record)))) { flow.completed = true; completed = 1 }
 
     if (flow.generation !== this.generation) this.evaluateFlow(record, flow)
-    if (flow.raw !== undefined && this.recent !== undefined) this.recent.push(rawFlowOf(flow.raw, record))
-    if (flow.reports.length === 0) return
+    if (flow.raw !== undefined && this.recent !== undefined) {
+      this.recent.push(flow.raw, flow.sourcePort, record.packetsFwd, record.bytesFwd, record.packetsRev, record.bytesRev, record.firstSeenMs, record.lastSeenMs, endReasonOf(record))
+    }
+    const reports = flow.reports
+    if (reports.length === 0) return
 
     let start = Math.floor(record.lastSeenMs / 1000 / this.intervalSeconds) * this.intervalSeconds
     if (start < this.closedBeforeSeconds) { start = this.closedBeforeSeconds; c.late++ }
-    let bucket = this.intervals.get(start)
-    if (bucket === undefined) { bucket = new Map(); this.intervals.set(start, bucket) }
-    for (const report of flow.reports) {
+    let bucket = this.lastBucket
+    if (start !== this.lastStart || bucket === undefined) {
+      bucket = this.intervals.get(start)
+      if (bucket === undefined) { bucket = new Map(); this.intervals.set(start, bucket) }
+      this.lastStart = start
+      this.lastBucket = bucket
+    }
+    // The flow's next record in the same interval goes straight to the logs its reports folded into last time
+    // (most records: one map lookup for the flow, then its two logs).
+    if (flow.logStart === start) {
+      this.fold(flow.log0 as OpenFlowLog, record.flowId, ended, started, completed, dPacketsFwd, dBytesFwd, dPacketsRev, dBytesRev)
+      if (flow.log1 !== undefined) this.fold(flow.log1, record.flowId, ended, started, completed, dPacketsFwd, dBytesFwd, dPacketsRev, dBytesRev)
+      return
+    }
+    let complete = true
+    flow.log0 = undefined
+    flow.log1 = undefined
+    for (let r = 0; r < reports.length; r++) {
+      const report = reports[r] as Report
       let log = report.logStart === start ? report.log : bucket.get(report.id)
       if (log === undefined) {
-        if (this.openFlowLogs >= this.maxOpenFlowLogs) { c.drops.flowLogOverflow++; continue }
-        log = { key: report.key, sourceLabels: report.sourceLabels, destLabels: report.destLabels, packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0, connectionsStarted: 0, connectionsCompleted: 0, liveOne: undefined, liveMany: undefined }
+        if (this.openFlowLogs >= this.maxOpenFlowLogs) { c.drops.flowLogOverflow++; complete = false; continue }
+        log = { key: this.keyOf(report), src: report.reporter === 'Src', sourceLabels: report.shape.src.labels, destLabels: report.shape.dst.labels, packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0, connectionsStarted: 0, connectionsCompleted: 0, liveOne: undefined, liveMany: undefined }
         bucket.set(report.id, log)
         this.openFlowLogs++
         report.log = log
         report.logStart = start
-      } else {
+      } else if (report.logStart !== start) {
         report.log = log
         report.logStart = start
         // generateName aggregation puts several pods under one name: keep the labels they share (as Felix does).
-        log.sourceLabels = intersectSorted(log.sourceLabels, report.sourceLabels)
-        log.destLabels = intersectSorted(log.destLabels, report.destLabels)
+        log.sourceLabels = intersectSorted(log.sourceLabels, report.shape.src.labels)
+        log.destLabels = intersectSorted(log.destLabels, report.shape.dst.labels)
       }
-      // In/out are seen from the reporting end: the source sends forward traffic, the destination receives it.
-      if (report.key.reporter === 'Src') {
-        log.packetsOut += dPacketsFwd; log.bytesOut += dBytesFwd; log.packetsIn += dPacketsRev; log.bytesIn += dBytesRev
-        c.reportedSrc++
-      } else {
-        log.packetsIn += dPacketsFwd; log.bytesIn += dBytesFwd; log.packetsOut += dPacketsRev; log.bytesOut += dBytesRev
-        c.reportedDst++
-      }
-      log.connectionsStarted += started
-      log.connectionsCompleted += completed
-      if (ended) liveDelete(log, record.flowId)
-      else liveAdd(log, record.flowId)
+      if (r === 0) flow.log0 = log
+      else flow.log1 = log
+      this.fold(log, record.flowId, ended, started, completed, dPacketsFwd, dBytesFwd, dPacketsRev, dBytesRev)
     }
+    // Only a flow whose every report has its log may take the shortcut (an overflow is counted per record).
+    flow.logStart = complete && reports.length <= 2 ? start : NaN
+  }
+
+  /** Adds one record's share to a flow log. In/out are seen from the reporting end (the source sends forward). */
+  private fold (log: OpenFlowLog, flowId: number, ended: boolean, started: number, completed: number, dPacketsFwd: number, dBytesFwd: number, dPacketsRev: number, dBytesRev: number): void {
+    if (log.src) {
+      log.packetsOut += dPacketsFwd; log.bytesOut += dBytesFwd; log.packetsIn += dPacketsRev; log.bytesIn += dBytesRev
+      this.counters.reportedSrc++
+    } else {
+      log.packetsIn += dPacketsFwd; log.bytesIn += dBytesFwd; log.packetsOut += dPacketsRev; log.bytesOut += dBytesRev
+      this.counters.reportedDst++
+    }
+    log.connectionsStarted += started
+    log.connectionsCompleted += completed
+    if (ended) liveDelete(log, flowId)
+    else liveAdd(log, flowId)
   }
 
   private evaluateFlow (record: FlowRecord, flow: TrackedFlow): void {
@@ -280,56 +368,55 @@ export class FlowLogAggregator {
     flow.generation = this.generation
     flow.reports = NO_REPORTS
     flow.raw = undefined
+    flow.logStart = NaN
     const src = this.resolver.resolve(record.srcAddr)
     const dst = this.resolver.resolve(record.dstAddr)
     if (src === undefined || dst === undefined) { this.counters.drops.badAddress++; return }
     if (!src.local && !dst.local) { this.counters.drops.notLocal++; return }
-    const hasPorts = protocolHasPorts(record.protocol)
+    const protocol = record.protocol
+    const hasPorts = protocolHasPorts(protocol)
+    const icmp = protocol === 1 || protocol === 58
     const input: FlowInput = {
-      src: { ip: src.ip, ...(src.endpoint === undefined ? {} : { endpoint: src.endpoint }), ...(hasPorts ? { port: record.srcPort } : {}) },
-      dst: { ip: dst.ip, ...(dst.endpoint === undefined ? {} : { endpoint: dst.endpoint }), ...(hasPorts ? { port: record.dstPort } : {}) },
-      protocol: record.protocol,
-      ...(record.protocol === 1 || record.protocol === 58 ? { icmpType: record.icmpType, icmpCode: record.icmpCode } : {})
+      src: { ip: src.ip, endpoint: src.endpoint, port: hasPorts ? record.srcPort : undefined },
+      dst: { ip: dst.ip, endpoint: dst.endpoint, port: hasPorts ? record.dstPort : undefined },
+      protocol,
+      icmpType: icmp ? record.icmpType : undefined,
+      icmpCode: icmp ? record.icmpCode : undefined
     }
     this.counters.evaluations++
     const verdicts = this.evaluator.evaluate(input)
-    const service = dst.endpoint === undefined ? this.resolver.serviceFor(record.dstAddr, record.protocol, record.dstPort) : undefined
+    const service = dst.endpoint === undefined ? this.resolver.serviceFor(record.dstAddr, protocol, record.dstPort) : undefined
     const destPort = hasPorts ? record.dstPort : 0
-    const reports: Report[] = []
-    if (src.local) reports.push(this.makeReport('Src', src, dst, service, destPort, record.protocol, verdicts.enforced.src, verdicts.pending.src))
-    if (dst.local) reports.push(this.makeReport('Dst', src, dst, service, destPort, record.protocol, verdicts.enforced.dst, verdicts.pending.dst))
-    flow.reports = reports
-    flow.raw = {
-      proto: flowProtoName(record.protocol),
-      sourceIp: record.srcAddr,
-      destIp: record.dstAddr,
-      sourcePort: hasPorts ? record.srcPort : 0,
-      destPort,
-      enforcedAction: verdicts.enforced.action,
-      pendingAction: verdicts.pending.action,
-      sourcePolicies: { enforced: verdicts.enforced.src, pending: verdicts.pending.src },
-      destPolicies: { enforced: verdicts.enforced.dst, pending: verdicts.pending.dst },
-      sourceName: src.name,
-      sourceNamespace: src.namespace,
-      sourceType: src.type,
-      destName: dst.name,
-      destNamespace: dst.namespace,
-      destType: dst.type,
-      destServiceName: service?.name ?? '',
-      destServiceNamespace: service?.namespace ?? '',
-      destServicePortName: service?.portName ?? '',
-      destServicePort: service?.port ?? 0,
-      unobservable: verdicts.unobservable
+    flow.sourcePort = hasPorts ? record.srcPort : 0
+    let shape = this.shapes.get(verdicts)
+    if (shape === undefined || shape.src !== src || shape.dst !== dst || shape.destPort !== destPort || shape.protocol !== protocol || !sameService(shape.service, service)) {
+      // The shape is shared only by flows whose ends are these FlowEnd objects, i.e. the same addresses.
+      shape = { srcAddr: record.srcAddr, dstAddr: record.dstAddr, protocol, destPort, src, dst, service, verdicts, reports: NO_REPORTS }
+      const reports: Report[] = []
+      if (src.local) reports.push(this.makeReport('Src', shape, verdicts.enforced.src, verdicts.pending.src))
+      if (dst.local) reports.push(this.makeReport('Dst', shape, verdicts.enforced.dst, verdicts.pending.dst))
+      shape.reports = reports
+      this.shapes.set(verdicts, shape)
     }
+    flow.reports = shape.reports
+    flow.raw = shape
   }
 
   /**
    * A report of one end. Its id (the open-flow-log key) comes from FlowKeyIds: equal ids ⇔ equal keys, from
    * memoized numbers instead of the whole key serialized as JSON per flow.
    */
-  private makeReport (reporter: Reporter, src: FlowEnd, dst: FlowEnd, service: FlowService | undefined, destPort: number, protocol: number,
-    enforced: readonly PolicyHit[], pending: readonly PolicyHit[]): Report {
-    const key: FlowKey = {
+  private makeReport (reporter: Reporter, shape: FlowShape, enforced: readonly PolicyHit[], pending: readonly PolicyHit[]): Report {
+    const { src, dst, service } = shape
+    const id = this.keyIds.id(src.name, src.namespace, src.type, dst.name, dst.namespace, dst.type, service?.name ?? '', service?.namespace ?? '',
+      service?.portName ?? '', service?.port ?? 0, shape.destPort, flowProtoName(shape.protocol), reporter, endAction(enforced), enforced, pending, src, dst)
+    return { id, reporter, shape, enforced, pending, log: undefined, logStart: NaN }
+  }
+
+  /** The FlowKey a report stands for (built once per open flow log). */
+  private keyOf (report: Report): FlowKey {
+    const { src, dst, service, destPort, protocol } = report.shape
+    return {
       sourceName: src.name,
       sourceNamespace: src.namespace,
       sourceType: src.type,
@@ -342,12 +429,10 @@ export class FlowLogAggregator {
       destServicePortName: service?.portName ?? '',
       destServicePort: service?.port ?? 0,
       proto: flowProtoName(protocol),
-      reporter,
-      action: endAction(enforced),
-      policies: { enforced, pending }
+      reporter: report.reporter,
+      action: endAction(report.enforced),
+      policies: { enforced: report.enforced, pending: report.pending }
     }
-    const id = this.keyIds.id(key, src, dst)
-    return { id, key, sourceLabels: src.labels, destLabels: dst.labels, log: undefined, logStart: NaN }
   }
 
   /** Emits (and forgets) every interval that ends at or before `ms` (Unix milliseconds), oldest first. */
@@ -369,8 +454,9 @@ export class FlowLogAggregator {
     const starts = [...this.intervals.keys()].filter(closes).sort((a, b) => a - b)
     const out: FlowLog[] = []
     for (const start of starts) {
-      const bucket = this.intervals.get(start) as Map<string, OpenFlowLog>
+      const bucket = this.intervals.get(start) as Map<number, OpenFlowLog>
       this.intervals.delete(start)
+      if (start === this.lastStart) { this.lastStart = NaN; this.lastBucket = undefined }
       this.openFlowLogs -= bucket.size
       for (const log of bucket.values()) {
         out.push({
@@ -390,6 +476,9 @@ export class FlowLogAggregator {
       }
     }
     this.counters.flowLogsEmitted += out.length
+    // Key numbers of closed intervals' flow logs are dead weight: once they outnumber the open flow logs' keys
+    // well, start the numbering afresh (the open logs are re-keyed, flows re-evaluated on their next record).
+    if (this.keyIds.keyCount > 2 * this.openFlowLogs + MIN_KEYS_BEFORE_RESET) this.resetKeyIds()
     return out
   }
 
@@ -405,37 +494,20 @@ function delta (now: number, last: number): number {
   return now >= last ? now - last : now
 }
 
-/** The recent-ring entry of a record: the flow's evaluated fields and the record's counters (one literal, one shape). */
-function rawFlowOf (raw: NonNullable<TrackedFlow['raw']>, record: FlowRecord): RawFlow {
-  return {
-    proto: raw.proto,
-    sourceIp: raw.sourceIp,
-    destIp: raw.destIp,
-    sourcePort: raw.sourcePort,
-    destPort: raw.destPort,
-    packetsForward: record.packetsFwd,
-    bytesForward: record.bytesFwd,
-    packetsReverse: record.packetsRev,
-    bytesReverse: record.bytesRev,
-    firstSeenMs: record.firstSeenMs,
-    lastSeenMs: record.lastSeenMs,
-    enforcedAction: raw.enforcedAction,
-    pendingAction: raw.pendingAction,
-    sourcePolicies: raw.sourcePolicies,
-    destPolicies: raw.destPolicies,
-    sourceName: raw.sourceName,
-    sourceNamespace: raw.sourceNamespace,
-    sourceType: raw.sourceType,
-    destName: raw.destName,
-    destNamespace: raw.destNamespace,
-    destType: raw.destType,
-    destServiceName: raw.destServiceName,
-    destServiceNamespace: raw.destServiceNamespace,
-    destServicePortName: raw.destServicePortName,
-    destServicePort: raw.destServicePort,
-    endReason: record.kind === 'evicted' ? 'evicted' : record.kind === 'end' ? (record.endReason === 'none' ? 'flush' : record.endReason) : '',
-    unobservable: raw.unobservable
-  }
+function endReasonOf (record: FlowRecord): RawFlowEndReason {
+  return record.kind === 'evicted' ? 'evicted' : record.kind === 'end' ? (record.endReason === 'none' ? 'flush' : record.endReason) : ''
+}
+
+/** One level of the hit-numbering maps: a field's value → the next level, or (last level) → the hit's number. */
+type ContentLevel = Map<string | number, ContentLevel | number>
+/** Marks the trigger branch of the hit maps (no policy name contains it). */
+const TRIGGER = '\u0000trigger'
+const ACTION_CODES: ReadonlyMap<string, number> = new Map(['Allow', 'Deny', 'Pass', 'Log'].map((a, i) => [a, i]))
+
+/** A trace prefix: its number and the longer prefixes by the number of their next hit. */
+interface TraceNode {
+  readonly id: number
+  readonly next: Map<number, TraceNode>
 }
 
 /**
@@ -448,13 +520,26 @@ function rawFlowOf (raw: NonNullable<TrackedFlow['raw']>, record: FlowRecord): R
  */
 class FlowKeyIds {
   private readonly endByObject = new WeakMap<FlowEnd, number>()
-  private readonly hitByObject = new WeakMap<PolicyHit, number>()
+  private readonly hitRoot: ContentLevel = new Map()
+  private hitNodes = 0
+  /**
+   * Traces are numbered by a trie over their hits' numbers, and remembered per array: the engine hands the same
+   * trace array out again for every flow its caches answer (per end and per pair).
+   */
   private readonly traceByArray = new WeakMap<readonly PolicyHit[], number>()
+  private readonly traceRoot: TraceNode = { id: -1, next: new Map() }
+  private traceNodes = 0
   private readonly byText = new Map<string, number>()
   private next = 0
 
-  /** Distinct contents numbered so far. */
-  get size (): number { return this.byText.size }
+  /** Whole keys (their own table: they grow with the traffic, the contents with the inventory and policies). */
+  private readonly keys = new Map<string, number>()
+
+  /** Distinct ends, hits, services and traces numbered so far. */
+  get size (): number { return this.byText.size + this.traceNodes + this.hitNodes }
+
+  /** Distinct keys numbered so far. */
+  get keyCount (): number { return this.keys.size }
 
   private number (text: string): number {
     let n = this.byText.get(text)
@@ -471,35 +556,67 @@ class FlowKeyIds {
     return n
   }
 
+  /**
+   * Hits are numbered by content through nested maps keyed by their fields (the names are the engine's policy-ref
+   * strings, so each lookup hashes a string whose hash is cached and compares by pointer) — no text is built per
+   * hit, and nothing is remembered per hit object: an engine without interned hits hands out millions of them.
+   */
   private hitNumber (hit: PolicyHit): number {
-    let n = this.hitByObject.get(hit)
-    if (n === undefined) {
-      const t = hit.trigger
-      n = this.number(`h\u0001${hit.kind}\u0001${hit.namespace}\u0001${hit.name}\u0001${hit.tier}\u0001${hit.action}\u0001${hit.policyIndex}\u0001${hit.ruleIndex}\u0001` +
-        (t === undefined ? '-' : `${t.kind}\u0001${t.namespace}\u0001${t.name}\u0001${t.tier}`))
-      this.hitByObject.set(hit, n)
-    }
+    const t = hit.trigger
+    const byTrigger = t === undefined
+      ? this.hitRoot
+      : this.level(this.level(this.level(this.level(this.hitRoot, TRIGGER), t.name), t.namespace), `${t.kind}\u0001${t.tier}`)
+    const byNumbers = this.level(this.level(this.level(this.level(byTrigger, hit.name), hit.namespace), hit.tier), hit.kind)
+    const numbers = (ACTION_CODES.get(hit.action) ?? 7) * 2 ** 32 + (hit.policyIndex + 1) * 65536 + (hit.ruleIndex + 1)
+    let n = byNumbers.get(numbers) as number | undefined
+    if (n === undefined) { n = this.next++; byNumbers.set(numbers, n); this.hitNodes++ }
     return n
+  }
+
+  private level (map: ContentLevel, part: string): ContentLevel {
+    let next = map.get(part) as ContentLevel | undefined
+    if (next === undefined) { next = new Map(); map.set(part, next); this.hitNodes++ }
+    return next
   }
 
   private traceNumber (hits: readonly PolicyHit[]): number {
-    let n = this.traceByArray.get(hits)
-    if (n === undefined) {
-      let text = 't'
-      for (let i = 0; i < hits.length; i++) text += `,${this.hitNumber(hits[i] as PolicyHit)}`
-      n = this.number(text)
-      this.traceByArray.set(hits, n)
+    const known = this.traceByArray.get(hits)
+    if (known !== undefined) return known
+    let node = this.traceRoot
+    for (let i = 0; i < hits.length; i++) {
+      const hit = this.hitNumber(hits[i] as PolicyHit)
+      let child = node.next.get(hit)
+      if (child === undefined) {
+        child = { id: this.next++, next: new Map() }
+        node.next.set(hit, child)
+        this.traceNodes++
+      }
+      node = child
     }
-    return n
+    this.traceByArray.set(hits, node.id)
+    return node.id
   }
 
-  /** The id of `key`; `src`/`dst` are the flow ends it was built from, when known (memo only). */
-  id (key: FlowKey, src?: FlowEnd, dst?: FlowEnd): string {
-    const s = this.endNumber(key.sourceName, key.sourceNamespace, key.sourceType, src)
-    const d = this.endNumber(key.destName, key.destNamespace, key.destType, dst)
-    const service = key.destServiceName === '' && key.destServiceNamespace === '' && key.destServicePortName === '' && key.destServicePort === 0
+  /** The number of `key`; `src`/`dst` are the flow ends it was built from, when known (memo only). */
+  idOfKey (key: FlowKey): number {
+    return this.id(key.sourceName, key.sourceNamespace, key.sourceType, key.destName, key.destNamespace, key.destType, key.destServiceName,
+      key.destServiceNamespace, key.destServicePortName, key.destServicePort, key.destPort, key.proto, key.reporter, key.action, key.policies.enforced,
+      key.policies.pending, undefined, undefined)
+  }
+
+  /** The number of the key made of these fields; `src`/`dst` are the flow ends they come from, when known (memo only). */
+  id (sourceName: string, sourceNamespace: string, sourceType: string, destName: string, destNamespace: string, destType: string,
+    serviceName: string, serviceNamespace: string, servicePortName: string, servicePort: number, destPort: number, proto: string,
+    reporter: Reporter, action: string, enforced: readonly PolicyHit[], pending: readonly PolicyHit[], src: FlowEnd | undefined, dst: FlowEnd | undefined): number {
+    const s = this.endNumber(sourceName, sourceNamespace, sourceType, src)
+    const d = this.endNumber(destName, destNamespace, destType, dst)
+    const service = serviceName === '' && serviceNamespace === '' && servicePortName === '' && servicePort === 0
       ? -1
-      : this.number(`s\u0001${key.destServiceName}\u0001${key.destServiceNamespace}\u0001${key.destServicePortName}\u0001${key.destServicePort}`)
-    return `${s},${d},${service},${key.destPort},${key.proto},${key.reporter},${key.action},${this.traceNumber(key.policies.enforced)},${this.traceNumber(key.policies.pending)}`
+      : this.number(`s\u0001${serviceName}\u0001${serviceNamespace}\u0001${servicePortName}\u0001${servicePort}`)
+    // Open flow logs are looked up by this number on every new flow, and a number hashes and compares in one step.
+    const text = `${s},${d},${service},${destPort},${proto},${reporter},${action},${this.traceNumber(enforced)},${this.traceNumber(pending)}`
+    let n = this.keys.get(text)
+    if (n === undefined) { n = this.next++; this.keys.set(text, n) }
+    return n
   }
 }

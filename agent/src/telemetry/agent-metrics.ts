@@ -76,6 +76,8 @@ export class AgentMetrics {
     this.mirror('shadowflow_agent_late_records_total', 'Records whose interval had already been emitted, folded into the oldest open interval', [],
       () => [[{}, s().aggregator?.().late ?? 0]])
     this.mirror('shadowflow_agent_flow_logs_total', 'Flow logs emitted (one per key and interval)', [], () => [[{}, s().aggregator?.().flowLogsEmitted ?? 0]])
+    this.mirror('shadowflow_agent_flow_key_resets_total', 'Times the flow-key numbering started afresh (policy/inventory change, or many keys of closed intervals)', [],
+      () => [[{}, s().aggregator?.().keyNumberResets ?? 0]])
     this.gauge('shadowflow_agent_tracked_flows', 'Flows with last-seen counters held', [], () => [[{}, s().aggregator?.().trackedFlows ?? 0]])
     this.gauge('shadowflow_agent_open_flow_logs', 'Flow logs of intervals not yet emitted', [], () => [[{}, s().aggregator?.().openFlowLogs ?? 0]])
 
