@@ -36,11 +36,12 @@ struct {
   __uint(max_entries, 1 << 20);
 } sf_events SEC(".maps");
 
+// One element: every counter of this CPU behind one (inlined) lookup per packet.
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, SF_CTR_COUNT);
+  __uint(max_entries, 1);
   __type(key, __u32);
-  __type(value, __u64);
+  __type(value, struct sf_counters);
 } sf_counters SEC(".maps");
 
 // Indexed by ifindex (an array lookup is inlined by the verifier; a hash lookup would cost a call per packet).
@@ -53,9 +54,7 @@ struct {
 } sf_ifaces SEC(".maps");
 
 struct parsed {
-  struct sf_flow_key key;  // already canonical once parse() returns
-  __u8 src[16];
-  __u8 dst[16];
+  struct sf_flow_key key;  // addresses and ports in packet order (a = source) until canonicalized
   __u16 src_port, dst_port;
   __u32 ip_bytes;
   __u8 tcp_flags;
@@ -66,53 +65,58 @@ struct parsed {
   __u8 has_ports;
 };
 
-static __always_inline void count(__u32 which) {
-  __u64* c = bpf_map_lookup_elem(&sf_counters, &which);
-  if (c) *c += 1;  // per-CPU slot: no other CPU writes it
+// Per-CPU slots: no other CPU writes them, so plain increments are exact.
+static __always_inline void count(struct sf_counters* c, __u32 which) {
+  if (which < SF_CTR_COUNT) c->c[which] += 1;
 }
 
-// Headers in the linear part of the skb (nearly always) are read directly; anything else (a non-linear skb whose
-// headers are in fragments) through bpf_skb_load_bytes. Neither pulls nor writes the packet.
-static __always_inline int load(struct __sk_buff* skb, __u32 off, void* to, const __u32 len) {
+// A pointer to `len` header bytes at `off`: into the packet when they lie in its linear part (nearly always), else
+// to a copy in `buf` made with bpf_skb_load_bytes (a non-linear skb whose headers are in fragments); NULL when the
+// packet is shorter. Neither pulls nor writes the packet. Fields are then read with loads of their own width, not
+// copied byte by byte (a memcpy from a packet pointer, whose alignment clang cannot know, is one load per byte);
+// headers sit at their natural alignment behind NET_IP_ALIGN, and the verifier allows unaligned packet loads where
+// the architecture does.
+static __always_inline const __u8* header(struct __sk_buff* skb, __u32 off, void* buf, const __u32 len) {
   void* data = (void*)(long)skb->data;
   void* data_end = (void*)(long)skb->data_end;
   if (off < 512) {
     const __u8* p = (const __u8*)data + off;
-    if ((const void*)(p + len) <= data_end) {
-      __builtin_memcpy(to, p, len);
-      return 0;
-    }
+    if ((const void*)(p + len) <= data_end) return p;
   }
-  return bpf_skb_load_bytes(skb, off, to, len);
+  if (bpf_skb_load_bytes(skb, off, buf, len)) return 0;
+  return (const __u8*)buf;
 }
+
+static __always_inline __u16 be16_at(const __u8* h, int off) { return bpf_ntohs(*(const __u16*)(h + off)); }
 
 // Transport header at `off`: ports, TCP flags, ICMP type/code. Returns an SF_CTR_* error or -1 when fine.
 static __always_inline int parse_transport(struct __sk_buff* skb, __u32 off, struct parsed* p) {
   __u8 proto = p->key.protocol;
+  __u64 buf[2];
   if (proto == IPPROTO_TCP) {
-    __u8 h[14];
-    if (load(skb, off, h, sizeof(h))) return SF_CTR_TRUNCATED_TRANSPORT;
+    const __u8* h = header(skb, off, buf, 14);
+    if (!h) return SF_CTR_TRUNCATED_TRANSPORT;
     if ((h[12] >> 4) < 5) return SF_CTR_BAD_TCP_HEADER_LENGTH;
-    p->src_port = (h[0] << 8) | h[1];
-    p->dst_port = (h[2] << 8) | h[3];
+    p->src_port = be16_at(h, 0);
+    p->dst_port = be16_at(h, 2);
     p->tcp_flags = h[13];
     p->has_ports = 1;
   } else if (proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE || proto == IPPROTO_SCTP) {
-    __u8 h[4];
-    if (load(skb, off, h, sizeof(h))) return SF_CTR_TRUNCATED_TRANSPORT;
-    p->src_port = (h[0] << 8) | h[1];
-    p->dst_port = (h[2] << 8) | h[3];
+    const __u8* h = header(skb, off, buf, 4);
+    if (!h) return SF_CTR_TRUNCATED_TRANSPORT;
+    p->src_port = be16_at(h, 0);
+    p->dst_port = be16_at(h, 2);
     p->has_ports = 1;
   } else if (proto == IPPROTO_ICMP || proto == 58 /* ICMPv6 */) {
-    __u8 h[8];
-    if (load(skb, off, h, sizeof(h))) return SF_CTR_TRUNCATED_TRANSPORT;
+    const __u8* h = header(skb, off, buf, 8);
+    if (!h) return SF_CTR_TRUNCATED_TRANSPORT;
     p->icmp_type = h[0];
     p->icmp_code = h[1];
     const __u8 req = proto == IPPROTO_ICMP ? 8 : 128, rep = proto == IPPROTO_ICMP ? 0 : 129;
     if (h[0] == req || h[0] == rep) {
       p->icmp_echo = 1;
       p->icmp_request = h[0] == req;
-      p->src_port = p->dst_port = (h[4] << 8) | h[5];
+      p->src_port = p->dst_port = be16_at(h, 4);
     }
     p->has_ports = 1;
   }
@@ -120,66 +124,71 @@ static __always_inline int parse_transport(struct __sk_buff* skb, __u32 off, str
 }
 
 // Parses link, IP and transport headers. Returns -1 for a usable packet, else the SF_CTR_* reason.
-static __always_inline int parse(struct __sk_buff* skb, struct parsed* p) {
+static __always_inline int parse(struct __sk_buff* skb, struct parsed* p, struct sf_counters* ctr) {
   __u32 off = 14;
   __u16 ethertype;
   __u32 ifindex = skb->ifindex;
+  __u64 buf[5];  // 40 bytes: the largest header read (IPv6)
   struct sf_iface_config* cfg = bpf_map_lookup_elem(&sf_ifaces, &ifindex);
   if (cfg && cfg->l3_device) {
     off = 0;
     ethertype = bpf_ntohs(skb->protocol);
   } else {
-    __u8 eth[4];
-    if (load(skb, 12, eth, 2)) return SF_CTR_TRUNCATED_LINK;
-    ethertype = (eth[0] << 8) | eth[1];
+    const __u8* eth = header(skb, 12, buf, 2);
+    if (!eth) return SF_CTR_TRUNCATED_LINK;
+    ethertype = be16_at(eth, 0);
     // Up to two inline 802.1Q / 802.1ad tags (accelerated tags are not in the packet data at all).
 #pragma unroll
     for (int i = 0; i < 2; i++) {
       if (ethertype != ETH_P_8021Q_ && ethertype != ETH_P_8021AD_) break;
-      if (load(skb, off + 2, eth, 2)) return SF_CTR_TRUNCATED_LINK;
-      ethertype = (eth[0] << 8) | eth[1];
+      const __u8* tag = header(skb, off + 2, buf, 2);
+      if (!tag) return SF_CTR_TRUNCATED_LINK;
+      ethertype = be16_at(tag, 0);
       off += 4;
     }
   }
   if (ethertype == ETH_P_IP_) {
-    __u8 h[20];
-    if (load(skb, off, h, sizeof(h))) return SF_CTR_TRUNCATED_IP;
+    const __u8* h = header(skb, off, buf, 20);
+    if (!h) return SF_CTR_TRUNCATED_IP;
     if ((h[0] >> 4) != 4) return SF_CTR_BAD_IP_VERSION;
     __u32 ihl = (h[0] & 0xF) * 4;
     if (ihl < 20) return SF_CTR_BAD_IP_HEADER_LENGTH;
     p->key.family = 4;
     p->key.protocol = h[9];
-    p->ip_bytes = (h[2] << 8) | h[3];
-    __builtin_memcpy(p->src, &h[12], 4);
-    __builtin_memcpy(p->dst, &h[16], 4);
-    __u16 frag = ((h[6] << 8) | h[7]);
+    p->ip_bytes = be16_at(h, 2);
+    *(__u32*)p->key.a = *(const __u32*)(h + 12);
+    *(__u32*)p->key.b = *(const __u32*)(h + 16);
+    __u16 frag = be16_at(h, 6);
     if (frag & 0x3FFF) {  // MF set or offset > 0
       p->fragment = 1;
-      count(SF_CTR_FRAGMENTS);
+      count(ctr, SF_CTR_FRAGMENTS);
       if (frag & 0x1FFF) return SF_CTR_FRAGMENTS_UNATTRIBUTED;  // a later fragment: no transport header
     }
     return parse_transport(skb, off + ihl, p);
   }
   if (ethertype == ETH_P_IPV6_) {
-    __u8 h[40];
-    if (load(skb, off, h, sizeof(h))) return SF_CTR_TRUNCATED_IP;
+    const __u8* h = header(skb, off, buf, 40);
+    if (!h) return SF_CTR_TRUNCATED_IP;
     if ((h[0] >> 4) != 6) return SF_CTR_BAD_IP_VERSION;
     p->key.family = 6;
-    p->ip_bytes = ((h[4] << 8) | h[5]) + 40;
-    __builtin_memcpy(p->src, &h[8], 16);
-    __builtin_memcpy(p->dst, &h[24], 16);
+    p->ip_bytes = be16_at(h, 4) + 40;
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+      ((__u32*)p->key.a)[i] = ((const __u32*)(h + 8))[i];
+      ((__u32*)p->key.b)[i] = ((const __u32*)(h + 24))[i];
+    }
     __u8 next = h[6];
     __u32 at = off + 40;
     // Bounded walk of the extension-header chain (hop-by-hop, routing, fragment, destination options, AH,
     // mobility), as the user-space parser does.
     for (int i = 0; i < MAX_IPV6_EXTENSIONS; i++) {
       if (next != 0 && next != 43 && next != 44 && next != 60 && next != 51 && next != 135) break;
-      __u8 e[4];
-      if (load(skb, at, e, sizeof(e))) return SF_CTR_BAD_IPV6_EXTENSION;
+      const __u8* e = header(skb, at, buf, 4);
+      if (!e) return SF_CTR_BAD_IPV6_EXTENSION;
       if (next == 44) {  // fragment header: fixed 8 bytes; offset in e[2..3]
         p->fragment = 1;
-        count(SF_CTR_FRAGMENTS);
-        if (((e[2] << 8) | e[3]) & 0xFFF8) return SF_CTR_FRAGMENTS_UNATTRIBUTED;
+        count(ctr, SF_CTR_FRAGMENTS);
+        if (be16_at(e, 2) & 0xFFF8) return SF_CTR_FRAGMENTS_UNATTRIBUTED;
         next = e[0];
         at += 8;
       } else if (next == 51) {  // AH: length in 4-byte units, minus 2
@@ -199,18 +208,23 @@ static __always_inline int parse(struct __sk_buff* skb, struct parsed* p) {
   return SF_CTR_NOT_IP;
 }
 
-static __always_inline int addr_cmp(const __u8* x, const __u8* y) {
+// Compares the key's two addresses as the byte strings they are: four big-endian words (an IPv4 key's last three
+// are zero on both sides), so the canonical order is the same as a byte-wise comparison.
+static __always_inline int addr_cmp(const struct sf_flow_key* k) {
+  const __u32* x = (const __u32*)k->a;
+  const __u32* y = (const __u32*)k->b;
 #pragma unroll
-  for (int i = 0; i < 16; i++) {
-    if (x[i] != y[i]) return x[i] < y[i] ? -1 : 1;
+  for (int i = 0; i < 4; i++) {
+    if (x[i] != y[i]) return bpf_ntohl(x[i]) < bpf_ntohl(y[i]) ? -1 : 1;
   }
   return 0;
 }
 
-static __always_inline void send_event(__u32 type, const struct sf_flow_key* key, const struct sf_flow_value* v) {
+static __always_inline void send_event(__u32 type, const struct sf_flow_key* key, const struct sf_flow_value* v,
+                                       struct sf_counters* ctr) {
   struct sf_flow_event* ev = bpf_ringbuf_reserve(&sf_events, sizeof(*ev), 0);
   if (!ev) {
-    count(SF_CTR_RINGBUF_LOST);
+    count(ctr, SF_CTR_RINGBUF_LOST);
     return;
   }
   ev->type = type;
@@ -249,48 +263,58 @@ static __always_inline void init_value(struct sf_flow_value* v, const struct par
 
 SEC("tc")
 int sf_tap(struct __sk_buff* skb) {
-  count(SF_CTR_PACKETS);
+  __u32 zero = 0;
+  struct sf_counters* ctr = bpf_map_lookup_elem(&sf_counters, &zero);
+  if (!ctr) return TC_ACT_UNSPEC;  // cannot happen: a one-element array
+  ctr->c[SF_CTR_PACKETS] += 1;
   struct parsed p;
   __builtin_memset(&p, 0, sizeof(p));
-  int err = parse(skb, &p);
+  int err = parse(skb, &p, ctr);
   if (err >= 0) {
-    count(err);
+    count(ctr, err);
     return TC_ACT_UNSPEC;
   }
-  count(SF_CTR_PARSED);
-  // Canonical key: the smaller (address, port) endpoint first.
-  int cmp = addr_cmp(p.src, p.dst);
+  ctr->c[SF_CTR_PARSED] += 1;
+  // Canonical key: the smaller (address, port) endpoint is "a"; parse() left the source there.
+  int cmp = addr_cmp(&p.key);
   int from_a = cmp < 0 || (cmp == 0 && p.src_port <= p.dst_port);
-  __builtin_memcpy(p.key.a, from_a ? p.src : p.dst, 16);
-  __builtin_memcpy(p.key.b, from_a ? p.dst : p.src, 16);
+  if (!from_a) {
+    __u8 t[16];
+    __builtin_memcpy(t, p.key.a, 16);
+    __builtin_memcpy(p.key.a, p.key.b, 16);
+    __builtin_memcpy(p.key.b, t, 16);
+  }
   p.key.port_a = from_a ? p.src_port : p.dst_port;
   p.key.port_b = from_a ? p.dst_port : p.src_port;
   p.key.ifindex = skb->ifindex;
 
-  const __u64 now = bpf_ktime_get_ns();
   struct sf_flow_value* v = bpf_map_lookup_elem(&sf_flows, &p.key);
   int created = 0;
-  if (v && p.key.protocol == IPPROTO_TCP && is_syn_only(p.tcp_flags) && CLOSED(v->state)) {
-    // Port reuse: a new connection on a closed 5-tuple. Hand the old one's final counters to user space and
-    // start over in place (the entry is not deleted, so a concurrent packet never sees it missing).
-    send_event(SF_EVENT_RESTART, &p.key, v);
-    init_value(v, &p, from_a, now);
-    created = 1;
-    count(SF_CTR_FLOWS_CREATED);
-  }
-  if (!v) {
-    struct sf_flow_value init;
-    init_value(&init, &p, from_a, now);
-    // BPF_NOEXIST: when two CPUs create the same flow at once, one wins and the other counts into its entry.
-    int rc = bpf_map_update_elem(&sf_flows, &p.key, &init, BPF_NOEXIST);
-    if (rc == 0) {
+  if (!v || (p.key.protocol == IPPROTO_TCP && is_syn_only(p.tcp_flags) && CLOSED(v->state))) {
+    // The slow path: a new flow, or a new connection on a closed 5-tuple. first_seen_ns identifies this instance
+    // of the flow to user space (a restart within one clock tick must differ), so it takes the precise clock.
+    const __u64 now = bpf_ktime_get_ns();
+    if (v) {
+      // Port reuse. Hand the old connection's final counters to user space and start over in place (the entry
+      // is not deleted, so a concurrent packet never sees it missing).
+      send_event(SF_EVENT_RESTART, &p.key, v, ctr);
+      init_value(v, &p, from_a, now);
       created = 1;
-      count(SF_CTR_FLOWS_CREATED);
-    }
-    v = bpf_map_lookup_elem(&sf_flows, &p.key);
-    if (!v) {
-      count(SF_CTR_MAP_FULL);
-      return TC_ACT_UNSPEC;
+      count(ctr, SF_CTR_FLOWS_CREATED);
+    } else {
+      struct sf_flow_value init;
+      init_value(&init, &p, from_a, now);
+      // BPF_NOEXIST: when two CPUs create the same flow at once, one wins and the other counts into its entry.
+      int rc = bpf_map_update_elem(&sf_flows, &p.key, &init, BPF_NOEXIST);
+      if (rc == 0) {
+        created = 1;
+        count(ctr, SF_CTR_FLOWS_CREATED);
+      }
+      v = bpf_map_lookup_elem(&sf_flows, &p.key);
+      if (!v) {
+        count(ctr, SF_CTR_MAP_FULL);
+        return TC_ACT_UNSPEC;
+      }
     }
   }
   // Direction relative to the initiator. A flow between one endpoint and itself (same address and port) has
@@ -299,13 +323,20 @@ int sf_tap(struct __sk_buff* skb) {
   if (cmp == 0 && p.src_port == p.dst_port) fwd = !(p.icmp_echo && !p.icmp_request);
   else fwd = from_a == !v->initiator_is_b;
   const int dir = fwd ? 0 : 1;
+  // Atomic adds: packets of one flow may be counted on several CPUs at once.
   __sync_fetch_and_add(&v->packets[dir], 1);
   __sync_fetch_and_add(&v->bytes[dir], p.ip_bytes);
   if (p.fragment) __sync_fetch_and_add(&v->fragments, 1);
-  v->last_seen_ns = now;
+  // Last seen from the coarse clock (the last scheduler tick: CONFIG_HZ, 1-10 ms), a fraction of the precise
+  // clock's cost and finer than anything that reads it (sweeps, idle and active timeouts). Only ever moved
+  // forward, so it never falls behind first_seen_ns (precise, possibly later than the last tick) and is written
+  // about once per tick per flow rather than per packet.
+  const __u64 now = bpf_ktime_get_coarse_ns();
+  if (now > v->last_seen_ns) v->last_seen_ns = now;
   __u32 bits = p.fragment ? SF_STATE_FRAGMENTED : 0;
   if (p.key.protocol == IPPROTO_TCP && p.tcp_flags != 0) {
-    if (p.tcp_flags && ((v->tcp_flags >> (dir * 8)) & p.tcp_flags) != p.tcp_flags)
+    // Plain reads first: on an established connection no flag or state bit is new, and no atomic is needed.
+    if (((v->tcp_flags >> (dir * 8)) & p.tcp_flags) != p.tcp_flags)
       __sync_fetch_and_or(&v->tcp_flags, (__u32)p.tcp_flags << (dir * 8));
     if (fwd && is_syn_only(p.tcp_flags)) bits |= SF_STATE_TCP_SYN;
     if (!fwd && is_syn_ack(p.tcp_flags)) bits |= SF_STATE_TCP_SYNACK;
@@ -316,21 +347,21 @@ int sf_tap(struct __sk_buff* skb) {
     // fetch-or returns the state before our bits: exactly one CPU sees each transition.
     __u32 before = __sync_fetch_and_or(&v->state, bits);
     __u32 after = before | bits;
-    if ((after & SF_STATE_TCP_SYN) && !(before & SF_STATE_TCP_SYN)) count(SF_CTR_CONNECTIONS_STARTED);
+    if ((after & SF_STATE_TCP_SYN) && !(before & SF_STATE_TCP_SYN)) count(ctr, SF_CTR_CONNECTIONS_STARTED);
     if (CLOSED(after) && !CLOSED(before)) {
       if (after & SF_STATE_TCP_SYN) {
         __sync_fetch_and_or(&v->state, SF_STATE_TCP_COMPLETED);
-        count(SF_CTR_CONNECTIONS_COMPLETED);
+        count(ctr, SF_CTR_CONNECTIONS_COMPLETED);
       }
       if (!created) {
-        send_event(SF_EVENT_CLOSE, &p.key, v);
+        send_event(SF_EVENT_CLOSE, &p.key, v, ctr);
       }
     }
   }
   if (created) {
     // The START event carries the first packet's counts, flags and state (and a close, if it was an RST).
-    send_event(SF_EVENT_START, &p.key, v);
-    if (CLOSED(v->state)) send_event(SF_EVENT_CLOSE, &p.key, v);
+    send_event(SF_EVENT_START, &p.key, v, ctr);
+    if (CLOSED(v->state)) send_event(SF_EVENT_CLOSE, &p.key, v, ctr);
   }
   return TC_ACT_UNSPEC;
 }

@@ -55,7 +55,7 @@ struct sf_flow_event {
   struct sf_flow_value value;
 };
 
-// Per-CPU counters (a BPF_MAP_TYPE_PERCPU_ARRAY indexed by these), summed by user space.
+// Per-CPU counters (indexes into struct sf_counters below), summed by user space.
 enum sf_counter {
   SF_CTR_PACKETS = 0,
   SF_CTR_PARSED,
@@ -75,6 +75,11 @@ enum sf_counter {
   SF_CTR_CONNECTIONS_STARTED,
   SF_CTR_CONNECTIONS_COMPLETED,
   SF_CTR_COUNT
+};
+
+// The per-CPU counter block: the only element of the sf_counters map.
+struct sf_counters {
+  __u64 c[SF_CTR_COUNT];
 };
 
 // Per-interface configuration written by user space, indexed by ifindex: whether the device has no link header

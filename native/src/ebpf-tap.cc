@@ -606,11 +606,13 @@ class EbpfTap : public Tap {
   void SnapshotKernelCounters() {
     if (counters_fd_ < 0) return;
     const int cpus = libbpf_num_possible_cpus();
-    std::vector<uint64_t> per_cpu(cpus > 0 ? cpus : 1);
+    std::vector<sf_counters> per_cpu(cpus > 0 ? cpus : 1);  // one block per possible CPU (8-byte multiple)
     uint64_t totals[SF_CTR_COUNT] = {};
-    for (uint32_t i = 0; i < SF_CTR_COUNT; ++i) {
-      if (bpf_map_lookup_elem(counters_fd_, &i, per_cpu.data()) != 0) continue;
-      for (uint64_t v : per_cpu) totals[i] += v;
+    const uint32_t key = 0;
+    if (bpf_map_lookup_elem(counters_fd_, &key, per_cpu.data()) == 0) {
+      for (const sf_counters& c : per_cpu) {
+        for (uint32_t i = 0; i < SF_CTR_COUNT; ++i) totals[i] += c.c[i];
+      }
     }
     std::lock_guard<std::mutex> lock(stats_mu_);
     std::memcpy(kernel_, totals, sizeof(kernel_));

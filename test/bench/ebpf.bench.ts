@@ -1,17 +1,19 @@
 // `npm run bench -- ebpf`: what the eBPF tap costs and delivers, each figure against a baseline in the same run
 // (needs root; all traffic stays between two network namespaces created here).
-//  - forwarding: packets/s that cross a bridged veth pair (A -> host veth -> bridge -> host veth -> B, counted at
-//    B's interface) with the program attached to both host veths, against the same pair without it; rounds
-//    alternate so load on a shared machine hits both alike; the ratio is the median of the per-round ratios. A
-//    third configuration attaches an empty TC program the same way, to separate the hook's cost from the tap's.
+//  - forwarding: packets/s that cross a bridged veth pair (A -> host veth -> bridge -> host veth -> B, counted as
+//    host veth B's tx_packets, which veth takes from B's rx counter) with the program attached to both host veths,
+//    against the same pair without it. One sender runs throughout; each round measures a short window of every
+//    configuration, in ABC then CBA order, so load on a shared machine hits all alike; the ratio is the median of
+//    the per-round ratios. A third configuration attaches an empty TC program the same way, to separate the
+//    hook's cost from the tap's.
 //  - records: records/s delivered to TypeScript by the ebpf source against the libpcap source, both tapping the
 //    same interface at the same time while many short UDP flows cross it (active timeout 1 s, so long flows
 //    also report updates), with each source's packet count and every drop counter.
 //  - cpu: this process's CPU time per 1000 records, each source alone on the same traffic (what the agent pays).
-// Environment: SHADOWFLOW_BENCH_EBPF_SECONDS (per forwarding round, default 1), SHADOWFLOW_BENCH_EBPF_ROUNDS
-// (default 9), SHADOWFLOW_BENCH_EBPF_FLOWS (default 20000), SHADOWFLOW_BENCH_EBPF_PPS (records phase, 100000).
+// Environment: SHADOWFLOW_BENCH_EBPF_SECONDS (per forwarding window, default 0.5), SHADOWFLOW_BENCH_EBPF_ROUNDS
+// (default 15), SHADOWFLOW_BENCH_EBPF_FLOWS (default 20000), SHADOWFLOW_BENCH_EBPF_PPS (records phase, 100000).
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -58,74 +60,123 @@ function drain (source: TapSource): { done: Promise<void>, count: () => number, 
   return { done, count: () => n, finals }
 }
 
+type Attachment = 'none' | 'tap' | 'hook'
+
+/** CPU time (ns, /proc/PID/schedstat) of `pid` plus every ksoftirqd thread: what forwarding costs, whoever ran it. */
+function forwardingCpu (pid: number): () => number {
+  const softirqThreads = readdirSync('/proc').filter(entry => {
+    try {
+      return /^\d+$/.test(entry) && readFileSync(`/proc/${entry}/comm`, 'utf8').startsWith('ksoftirqd/')
+    } catch {
+      return false  // gone meanwhile
+    }
+  })
+  const ns = (p: number | string): number => {
+    try {
+      return Number(readFileSync(`/proc/${p}/schedstat`, 'utf8').split(' ')[0])
+    } catch {
+      return 0
+    }
+  }
+  return () => softirqThreads.reduce((total, p) => total + ns(p), ns(pid))
+}
+
 async function forwarding (net: BridgedPair, binary: string): Promise<void> {
-  const seconds = Number(process.env.SHADOWFLOW_BENCH_EBPF_SECONDS ?? 1)
-  const rounds = Number(process.env.SHADOWFLOW_BENCH_EBPF_ROUNDS ?? 9)
-  const rx = (): number => Number(net.exec(net.nsB, 'cat', ['/sys/class/net/eth0/statistics/rx_packets']).trim())
+  const seconds = Number(process.env.SHADOWFLOW_BENCH_EBPF_SECONDS ?? 0.5)
+  const rounds = Number(process.env.SHADOWFLOW_BENCH_EBPF_ROUNDS ?? 15)
+  const settleMs = 150
+  const rx = (): number => Number(readFileSync(`/sys/class/net/${net.hostB}/statistics/tx_packets`, 'utf8'))
   const passObject = buildPassProgram()
-  const once = async (attached: boolean | 'hook'): Promise<{ pps: number, received: number, taps: number, runNs: number, runs: number }> => {
-    const source = attached === true ? openTapSource(`ebpf:${net.hostA},${net.hostB}`, { idleTimeoutMs: 60_000 }) : undefined
-    if (attached === 'hook') {
+  // One sender for the whole phase, as fast as the stack takes it (one flow, so one CPU queue); only the TC
+  // configuration changes between measurement windows, so no window pays for a sender's start.
+  const sender = spawn('ip', ['netns', 'exec', net.nsA, binary, net.addrB4, '9', '1000000000', '3600', '1'], { stdio: 'ignore' })
+  const exited = new Promise(resolve => sender.once('exit', resolve))
+  const cpuNs = forwardingCpu(sender.pid!)
+  /** Attaches a configuration; returns its detach, which resolves with the packets the tap counted. */
+  const attach = (what: Attachment): () => Promise<number> => {
+    if (what === 'tap') {
+      const source = openTapSource(`ebpf:${net.hostA},${net.hostB}`, { idleTimeoutMs: 60_000 })
+      const sink = drain(source)
+      return async () => {
+        source.close()
+        await sink.done
+        return sink.finals.filter(f => f.protocol === 17 && f.dstAddr === net.addrB4).reduce((n, f) => n + f.packetsFwd, 0)
+      }
+    }
+    if (what === 'hook') {
       for (const [dev, dir] of [[net.hostA, 'ingress'], [net.hostB, 'egress']] as const) {
         spawnSync('tc', ['qdisc', 'add', 'dev', dev, 'clsact'])
         spawnSync('tc', ['filter', 'add', 'dev', dev, dir, 'pref', '1', 'bpf', 'da', 'obj', passObject, 'sec', 'tc'])
       }
+      return async () => {
+        for (const dev of [net.hostA, net.hostB]) spawnSync('tc', ['qdisc', 'del', 'dev', dev, 'clsact'])
+        return 0
+      }
     }
-    const sink = source === undefined ? undefined : drain(source)
-    await sleep(200)
-    // udp-flood paces to pps x seconds packets; asked for an unreachable rate it sends as fast as the stack takes
-    // it (one flow, so one CPU queue), and it is stopped once the measurement window closed.
-    const sender = spawn('ip', ['netns', 'exec', net.nsA, binary, net.addrB4, '9', '1000000000', '3600', '1'], { stdio: 'ignore' })
-    const exited = new Promise(resolve => sender.once('exit', resolve))
-    await sleep(300)  // ramp-up
+    return async () => 0
+  }
+  /** Packets/s leaving host veth B towards namespace B, and packets per CPU-second of forwarding, over one window. */
+  const window = async (): Promise<{ pps: number, ppcs: number }> => {
+    const cpu0 = cpuNs()
     const rx0 = rx()
     const t0 = performance.now()
     await sleep(seconds * 1000)
     const received = rx() - rx0
     const elapsed = (performance.now() - t0) / 1000
-    const { runNs, runs } = attached === true ? programRunStats(net.hostA) : { runNs: 0, runs: 0 }
-    if (attached === 'hook') for (const dev of [net.hostA, net.hostB]) spawnSync('tc', ['qdisc', 'del', 'dev', dev, 'clsact'])
+    const cpuSeconds = (cpuNs() - cpu0) / 1e9
+    return { pps: received / elapsed, ppcs: received / cpuSeconds }
+  }
+  const measured: Record<Attachment, { pps: number, ppcs: number }[]> = { none: [], tap: [], hook: [] }
+  let taps = 0
+  let costed = { runNs: 0, runs: 0 }
+  let costedHook = { runNs: 0, runs: 0 }
+  try {
+    await sleep(300)  // ramp-up: neighbour resolution, caches
+    await window()
+    for (let i = 0; i < rounds; i++) {
+      // ABC, CBA, ...: load that drifts during a round weighs on the first and the last configuration alike.
+      const order: Attachment[] = i % 2 === 0 ? ['none', 'tap', 'hook'] : ['hook', 'tap', 'none']
+      for (const what of order) {
+        const detach = attach(what)
+        await sleep(settleMs)
+        measured[what].push(await window())
+        taps += await detach()
+      }
+      const [a, b, h] = [measured.none[i]!.pps, measured.tap[i]!.pps, measured.hook[i]!.pps]
+      const [ca, cb, ch] = [measured.none[i]!.ppcs, measured.tap[i]!.ppcs, measured.hook[i]!.ppcs]
+      process.stderr.write(`ebpf forwarding round ${i + 1}: without ${Math.round(a)}/s, with ${Math.round(b)}/s, empty TC program ${Math.round(h)}/s; per CPU-second ${Math.round(ca)}, ${Math.round(cb)}, ${Math.round(ch)}\n`)
+    }
+    // The kernel's own per-program accounting, in two more windows: it costs two clock reads per run, so it stays
+    // off while throughput is measured. The empty program's figure is that accounting's own floor.
+    for (const what of ['tap', 'hook'] as const) {
+      const detach = attach(what)
+      await sleep(settleMs)
+      const stats = await withBpfStats(async () => {
+        await window()
+        return programRunStats(net.hostA, what === 'tap' ? 'sf_tap' : 'sf_pass')
+      })
+      await detach()
+      if (what === 'tap') costed = stats
+      else costedHook = stats
+    }
+  } finally {
     sender.kill('SIGKILL')  // our own child: `ip netns exec` execs udp-flood in place
     await exited
-    await sleep(100)
-    let taps = 0
-    if (source !== undefined && sink !== undefined) {
-      source.close()
-      await sink.done
-      taps = sink.finals.filter(f => f.protocol === 17 && f.dstAddr === net.addrB4).reduce((n, f) => n + f.packetsFwd, 0)
-    }
-    return { pps: received / elapsed, received, taps, runNs, runs }
   }
-  await once(false)  // warm-up: neighbour resolution, caches
-  const without: number[] = []
-  const withProgram: number[] = []
-  const withHook: number[] = []
-  let runNs = 0
-  let runs = 0
-  let taps = 0
-  for (let i = 0; i < rounds; i++) {
-    const a = await once(false)
-    const b = await once(true)
-    const h = await once('hook')
-    without.push(a.pps)
-    withProgram.push(b.pps)
-    withHook.push(h.pps)
-    taps += b.taps
-    process.stderr.write(`ebpf forwarding round ${i + 1}: without ${Math.round(a.pps)}/s, with ${Math.round(b.pps)}/s, empty TC program ${Math.round(h.pps)}/s\n`)
-  }
-  // The kernel's own per-program accounting, in one more round: it costs two clock reads per run, so it stays off
-  // while throughput is measured.
-  const costed = await withBpfStats(() => once(true))
-  runNs = costed.runNs
-  runs = costed.runs
   const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!
-  // Each round pairs a measurement without and one with the program a second apart, so the median of the pair
+  const pps = (w: Attachment): number[] => measured[w].map(m => m.pps)
+  const ppcs = (w: Attachment): number[] => measured[w].map(m => m.ppcs)
+  const withProgram = pps('tap')
+  const without = pps('none')
+  const withHook = pps('hook')
+  // Each round pairs a measurement without and one with the program moments apart, so the median of the pair
   // ratios is less sensitive to load that drifts over the run than a ratio of medians.
   const ratio = median(withProgram.map((w, i) => w / without[i]!))
-  const nsPerRun = runs > 0 ? runNs / runs : NaN
+  const nsPerRun = costed.runs > 0 ? costed.runNs / costed.runs : NaN
+  const cpuRatio = median(ppcs('tap').map((w, i) => w / ppcs('none')[i]!))
   emit({
     metric: 'veth_forwarding_packets_per_s_with_program', value: Math.round(median(withProgram)), unit: 'packets/s',
-    baseline: Math.round(median(without)), baseline_name: 'the same veth pair without the program (median of alternating rounds)',
+    baseline: Math.round(median(without)), baseline_name: 'the same veth pair without the program (median of alternating windows)',
     ratio: round(ratio), ratio_kind: 'median of per-round ratios', ratio_of_medians: round(median(withProgram) / median(without)),
     throughput_loss: round(1 - ratio), target_loss: 0.1, rounds, seconds_per_round: seconds,
     best_ratio: round(Math.max(...withProgram) / Math.max(...without)),
@@ -135,9 +186,14 @@ async function forwarding (net: BridgedPair, binary: string): Promise<void> {
     empty_program_ratio: round(median(withHook.map((w, i) => w / without[i]!))),
     ratio_vs_empty_program: round(median(withProgram.map((w, i) => w / withHook[i]!))),
     rounds_empty_program: withHook.map(Math.round),
-    // Kernel-measured cost (kernel.bpf_stats_enabled, on for one extra round only): time in the program per run.
+    // Packets per CPU-second spent forwarding (the sender, whose system calls run the whole path, and ksoftirqd):
+    // the same comparison with the time other processes took from the sender's CPU taken out.
+    cpu_normalized_ratio: round(cpuRatio),
+    cpu_normalized_empty_program_ratio: round(median(ppcs('hook').map((w, i) => w / ppcs('none')[i]!))),
+    // Kernel-measured cost (kernel.bpf_stats_enabled, on for one extra window only): time in the program per run.
     // Each packet runs it twice here (host A ingress, host B egress); the share of a packet's forwarding time:
     program_ns_per_run: round(nsPerRun, 1),
+    empty_program_ns_per_run: round(costedHook.runs > 0 ? costedHook.runNs / costedHook.runs : NaN, 1),
     program_share_of_packet_time: round((2 * nsPerRun) / (1e9 / median(without))),
     packets_counted_by_program: taps
   })
@@ -153,10 +209,10 @@ function buildPassProgram (): string {
   return out
 }
 
-/** Run time and run count of the program attached to `dev` (needs kernel.bpf_stats_enabled). */
-function programRunStats (dev: string): { runNs: number, runs: number } {
+/** Run time and run count of the program `name` attached to `dev` (needs kernel.bpf_stats_enabled). */
+function programRunStats (dev: string, name: string): { runNs: number, runs: number } {
   const filters = spawnSync('tc', ['filter', 'show', 'dev', dev, 'ingress'], { encoding: 'utf8' }).stdout
-  const id = /sf_tap.* id (\d+)/.exec(filters)?.[1]
+  const id = new RegExp(`\\bid (\\d+) name ${name}\\b`).exec(filters)?.[1]
   if (id === undefined) return { runNs: 0, runs: 0 }
   const info = JSON.parse(spawnSync('bpftool', ['-j', 'prog', 'show', 'id', id], { encoding: 'utf8' }).stdout) as { run_time_ns?: number, run_cnt?: number }
   return { runNs: info.run_time_ns ?? 0, runs: info.run_cnt ?? 0 }

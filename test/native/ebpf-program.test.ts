@@ -16,6 +16,7 @@ const ALLOWED_HELPERS = new Map([
   [1, 'bpf_map_lookup_elem'],
   [2, 'bpf_map_update_elem'],
   [5, 'bpf_ktime_get_ns'],
+  [160, 'bpf_ktime_get_coarse_ns'],
   [26, 'bpf_skb_load_bytes'],
   [131, 'bpf_ringbuf_reserve'],
   [132, 'bpf_ringbuf_submit'],
