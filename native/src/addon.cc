@@ -141,6 +141,7 @@ class TapWrap : public Napi::ObjectWrap<TapWrap> {
       s.rate = NumberOption(o, "rate", 0);
       s.endpoints = static_cast<uint32_t>(NumberOption(o, "endpoints", 1000));
       s.skew = NumberOption(o, "skew", 1.0);
+      s.local_endpoints = static_cast<uint32_t>(NumberOption(o, "localEndpoints", 0));
       s.limit = static_cast<uint64_t>(NumberOption(o, "limit", 0));
       s.seed = static_cast<uint64_t>(NumberOption(o, "seed", 1));
       tap_ = sf::OpenSynthetic(s, common, &error);

@@ -86,9 +86,12 @@ class SyntheticTap : public Tap {
     rng_ ^= rng_ >> 27;
     return rng_ * 0x2545F4914F6CDD1Dull;
   }
-  uint32_t Endpoint() {
-    const double u = static_cast<double>(Next() >> 11) * (1.0 / 9007199254740992.0);
-    return static_cast<uint32_t>(std::lower_bound(cdf_.begin(), cdf_.end(), u) - cdf_.begin());
+  // An endpoint by popularity among the first `among` endpoints (all by default).
+  uint32_t Endpoint(uint32_t among = 0) {
+    const double scale = among == 0 || among >= cdf_.size() ? 1.0 : cdf_[among - 1];
+    const double u = static_cast<double>(Next() >> 11) * (1.0 / 9007199254740992.0) * scale;
+    const auto end = among == 0 || among >= cdf_.size() ? cdf_.end() : cdf_.begin() + among;
+    return static_cast<uint32_t>(std::min<ptrdiff_t>(std::lower_bound(cdf_.begin(), end, u) - cdf_.begin(), (end - cdf_.begin()) - 1));
   }
   static void Address(uint32_t endpoint, uint8_t* out) {
     // 10.244.0.0/16-style pod addresses; records only, nothing is ever sent.
@@ -109,8 +112,18 @@ class SyntheticTap : public Tap {
     r.protocol = kProtos[pick & 7];
     r.dst_port = kPorts[pick & 7];
     r.src_port = static_cast<uint16_t>(32768 + ((pick >> 8) % 28000));
-    Address(Endpoint(), r.src_addr);
-    Address(Endpoint(), r.dst_addr);
+    if (opt_.local_endpoints > 0) {
+      // A node's view: one end is one of its own pods (the source of half the flows, the destination of the
+      // others), the peer anyone in the cluster. Peer popularity is rotated past the local pods, so the most
+      // popular peers are other nodes' pods (a node's pods are a sample of the cluster, not its hottest ones).
+      const bool local_source = ((pick >> 56) & 1) != 0;
+      const uint32_t peer = static_cast<uint32_t>((static_cast<uint64_t>(Endpoint()) + opt_.local_endpoints) % opt_.endpoints);
+      Address(Endpoint(opt_.local_endpoints), local_source ? r.src_addr : r.dst_addr);
+      Address(peer, local_source ? r.dst_addr : r.src_addr);
+    } else {
+      Address(Endpoint(), r.src_addr);
+      Address(Endpoint(), r.dst_addr);
+    }
     r.ifindex = 2 + static_cast<uint32_t>((pick >> 40) & 7);
     r.flow_id = next_id_++;
     r.first_seen_ns = r.last_seen_ns = now;

@@ -109,6 +109,7 @@ struct SyntheticOptions {
   double rate = 0;           // records per second, 0 = as fast as the consumer takes them
   uint32_t endpoints = 1000;
   double skew = 1.0;         // Zipf exponent of endpoint popularity (0 = uniform)
+  uint32_t local_endpoints = 0;  // > 0: every flow has one end among endpoints [0, local) — a node's own pods
   uint64_t limit = 0;        // stop after this many records (0 = never)
   uint64_t seed = 1;
 };

@@ -3,8 +3,13 @@
 // node process (this file with the part's name), so one part's heap never colours another's timing or RSS.
 //  - throughput: records/s through tap → evaluate (both pipelines) → aggregate with the synthetic source, using
 //    the agent's FlowPipeline over the generated 5,000-pod / 1,000-policy cluster re-addressed to the synthetic
-//    source's 10.244.x.y scheme (every record runs between two known pods, both ends report); baseline: the
-//    same records through the tap alone, decoded in TypeScript, not evaluated.
+//    source's 10.244.x.y scheme; baseline: the same records through the tap alone, decoded in TypeScript, not
+//    evaluated. Two workloads, each its own part and metric:
+//     · `throughput-node` (tap-evaluate-aggregate-node): what a node agent sees — 110 of the 5,000 pods
+//       (Kubernetes' default pod limit per node) run on the agent's node and every flow has one of them at one
+//       end (the synthetic source's localEndpoints), the peer anywhere in the cluster by Zipf popularity;
+//     · `throughput` (tap-evaluate-aggregate): the worst case — every pod local (replay's view), both ends of
+//       every flow drawn from all 5,000 pods, so nearly every flow is a new pod pair and both ends report.
 //  - export: flow updates/s agent → aggregator over loopback gRPC through FlowExporter and the aggregator's
 //    Connect server (mapping, buffering, dedup, store); baseline: a raw grpc-js bidi stream of the same
 //    messages to a server that only answers each with a receipt.
@@ -46,7 +51,10 @@ const LIVE_FLOWS = 1_000_000
 const SYNTHETIC_FLOWS = 20_000
 /** Zipf exponent of pod popularity in the synthetic source (its default is 1.0). */
 const SKEW = Number(process.env.SHADOWFLOW_BENCH_SKEW ?? 1.0)
-const PARTS = ['throughput', 'export', 'list', 'rss'] as const
+/** Pods on the agent's node in the node workload (Kubernetes' default --max-pods). */
+const NODE_PODS = 110
+const BENCH_NODE = 'bench-node'
+const PARTS = ['throughput-node', 'throughput', 'export', 'list', 'rss'] as const
 type Part = typeof PARTS[number]
 
 function emit (line: Record<string, unknown>): void {
@@ -75,14 +83,44 @@ function policySet (c: SyntheticCluster): PolicySet {
   return { generation: 1, resources: c.resources, directory: new InventoryDirectory(c.resources), policies: normalizePolicies(c.resources), tiers: c.cluster.tiers, loadedAtMs: Date.now() }
 }
 
-function syntheticSource (c: SyntheticCluster, records: number, seed: number): ReturnType<typeof openTapSource> {
-  return openTapSource(`synthetic:${SYNTHETIC_FLOWS},0`, { endpoints: c.endpoints, skew: SKEW, limit: records, seed })
+/** A workload: the cluster as the agent's node sees it and how the synthetic source draws flows. */
+interface Workload {
+  readonly metric: string
+  readonly cluster: SyntheticCluster
+  readonly allLocal: boolean
+  /** The synthetic source's localEndpoints (0: both ends from every pod). */
+  readonly localEndpoints: number
+  readonly description: string
+}
+
+function nodeWorkload (): Workload {
+  return {
+    metric: 'tap-evaluate-aggregate-node',
+    cluster: syntheticCluster(undefined, { node: BENCH_NODE, count: NODE_PODS }),
+    allLocal: false,
+    localEndpoints: NODE_PODS,
+    description: `node agent's view: ${NODE_PODS} of the pods run on the agent's node and every flow has one of them at one end (source or destination, by Zipf popularity among them), the peer any pod by Zipf ${SKEW}; only local ends report`
+  }
+}
+
+function everyPodLocalWorkload (): Workload {
+  return {
+    metric: 'tap-evaluate-aggregate',
+    cluster: syntheticCluster(),
+    allLocal: true,
+    localEndpoints: 0,
+    description: 'worst case: every pod local (replay\'s view), both ends of every flow drawn by Zipf popularity from all pods, so nearly every flow is a new pod pair; both ends report'
+  }
+}
+
+function syntheticSource (w: Workload, records: number, seed: number): ReturnType<typeof openTapSource> {
+  return openTapSource(`synthetic:${SYNTHETIC_FLOWS},0`, { endpoints: w.cluster.endpoints, skew: SKEW, localEndpoints: w.localEndpoints, limit: records, seed })
 }
 
 // --- (a) records/s through tap → evaluate → aggregate ------------------------------------------------------
 
-async function tapOnly (c: SyntheticCluster, records: number, seed: number): Promise<number> {
-  const source = syntheticSource(c, records, seed)
+async function tapOnly (w: Workload, records: number, seed: number): Promise<number> {
+  const source = syntheticSource(w, records, seed)
   let seen = 0
   let checksum = 0
   const start = nowMs()
@@ -95,8 +133,8 @@ async function tapOnly (c: SyntheticCluster, records: number, seed: number): Pro
   return seen / (ms / 1000)
 }
 
-async function throughPipeline (pipeline: FlowPipeline, c: SyntheticCluster, records: number, seed: number): Promise<{ perS: number, flowLogs: number }> {
-  const source = syntheticSource(c, records, seed)
+async function throughPipeline (pipeline: FlowPipeline, w: Workload, records: number, seed: number): Promise<{ perS: number, flowLogs: number }> {
+  const source = syntheticSource(w, records, seed)
   let flowLogs = 0
   const before = pipeline.records
   const start = nowMs()
@@ -107,18 +145,18 @@ async function throughPipeline (pipeline: FlowPipeline, c: SyntheticCluster, rec
   return { perS: seen / (ms / 1000), flowLogs }
 }
 
-async function partThroughput (): Promise<void> {
-  const c = syntheticCluster()
-  const pipeline = new FlowPipeline({ nodeName: 'bench', allLocal: true, stagedMode: 'calico', intervalSeconds: 15, maxTrackedFlows: 1 << 18, recentFlows: 4096 })
+async function partThroughput (w: Workload): Promise<void> {
+  const c = w.cluster
+  const pipeline = new FlowPipeline({ nodeName: BENCH_NODE, allLocal: w.allLocal, stagedMode: 'calico', intervalSeconds: 15, maxTrackedFlows: 1 << 18, recentFlows: 4096 })
   pipeline.apply(policySet(c))
-  progress(`cluster: ${c.endpoints} pods at 10.244.x.y; warming up`)
-  await throughPipeline(pipeline, c, 500_000, 1)
-  await tapOnly(c, 500_000, 1)
+  progress(`${w.metric}: ${c.endpoints} pods at 10.244.x.y; warming up`)
+  await throughPipeline(pipeline, w, 500_000, 1)
+  await tapOnly(w, 500_000, 1)
   const runs: Array<{ pipeline: number, tap: number }> = []
   for (let i = 0; i < 2; i++) {
-    const tap = await tapOnly(c, RECORDS, 7 + i)
+    const tap = await tapOnly(w, RECORDS, 7 + i)
     progress(`tap alone: ${Math.round(tap)} records/s`)
-    const through = await throughPipeline(pipeline, c, RECORDS, 7 + i)
+    const through = await throughPipeline(pipeline, w, RECORDS, 7 + i)
     progress(`tap → evaluate → aggregate: ${Math.round(through.perS)} records/s, ${through.flowLogs} flow logs`)
     runs.push({ pipeline: through.perS, tap })
   }
@@ -128,12 +166,13 @@ async function partThroughput (): Promise<void> {
   const hits = engine.verdictCacheHits ?? 0
   const misses = engine.verdictCacheMisses ?? 0
   emit({
-    metric: 'tap-evaluate-aggregate',
+    metric: w.metric,
     value: Math.round(best.pipeline),
     unit: 'records/s',
     baseline: Math.round(best.tap),
     ratio: round(best.pipeline / best.tap, 3),
-    note: `synthetic source (${SYNTHETIC_FLOWS} live flows, Zipf ${SKEW} over ${c.endpoints} pods), ${RECORDS} records per run, best of ${runs.length} runs after a 500k-record warm-up; FlowPipeline with both ends local (every record evaluated in both pipelines and folded for reporter src and dst); baseline: the same records decoded in TypeScript, nothing else. The generator runs on its own native thread; everything measured runs on the main thread`,
+    workload: w.description,
+    note: `synthetic source (${SYNTHETIC_FLOWS} live flows of 2–5 records each, ${c.endpoints} pods), ${RECORDS} records per run, best of ${runs.length} runs after a 500k-record warm-up; FlowPipeline: every flow evaluated in both pipelines (verdict cache), every record folded into flow logs for each local end; baseline: the same records decoded in TypeScript, nothing else. The generator runs on its own native thread; everything measured runs on the main thread`,
     runs: runs.map(r => ({ pipeline: Math.round(r.pipeline), tap: Math.round(r.tap) })),
     evaluations: stats.evaluations,
     reportedSrc: stats.reportedSrc,
@@ -380,7 +419,8 @@ async function partRss (): Promise<void> {
 
 async function runPart (part: Part): Promise<void> {
   switch (part) {
-    case 'throughput': return await partThroughput()
+    case 'throughput-node': return await partThroughput(nodeWorkload())
+    case 'throughput': return await partThroughput(everyPodLocalWorkload())
     case 'export': return await partExport()
     case 'list': return await partList()
     case 'rss': return await partRss()

@@ -44,6 +44,8 @@ export interface TapSourceOptions {
   endpoints?: number
   /** synthetic: Zipf exponent of endpoint popularity (1.0; 0 = uniform). */
   skew?: number
+  /** synthetic: > 0 gives every flow one end among the first `localEndpoints` endpoints (a node's own pods). */
+  localEndpoints?: number
   /** synthetic: stop after this many records (0 = never). */
   limit?: number
   /** synthetic: random seed. */
@@ -118,6 +120,7 @@ const NUMBER_RULES: NumberRule[] = [
   ['maxFlows', 1, 1 << 26, true],
   ['endpoints', 1, 1 << 24, true],
   ['skew', 0, 10, false],
+  ['localEndpoints', 0, 1 << 24, true],
   ['limit', 0, Number.MAX_SAFE_INTEGER, true],
   ['seed', 0, 2 ** 32, true],
   ['batchRecords', 1, 65536, true],
@@ -134,7 +137,7 @@ const COMMON_OPTIONS = ['batchRecords', 'readRecords']
 const APPLICABLE: Record<TapSourceSpec['kind'], ReadonlySet<string>> = {
   pcap: new Set([...COMMON_OPTIONS, ...TABLE_OPTIONS, 'filter', 'snaplen', 'promiscuous', 'bufferBytes', 'rescanMs']),
   'pcap-file': new Set([...COMMON_OPTIONS, ...TABLE_OPTIONS, 'speed']),
-  synthetic: new Set([...COMMON_OPTIONS, 'endpoints', 'skew', 'limit', 'seed']),
+  synthetic: new Set([...COMMON_OPTIONS, 'endpoints', 'skew', 'localEndpoints', 'limit', 'seed']),
   ebpf: new Set([...COMMON_OPTIONS, ...TABLE_OPTIONS, 'rescanMs', 'hostInterfaces', 'fallback', 'sweepMs', 'ringBytes'])
 }
 
