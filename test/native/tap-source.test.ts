@@ -139,6 +139,18 @@ describe('synthetic source', () => {
     assert.ok([...seen.values()].filter(k => k === 'end').length > 100)
   })
 
+  test('localEndpoints: every flow has one end among the first N endpoints, as source or destination, the peer anywhere', async () => {
+    const { records, error } = await collect('synthetic:200,0', { limit: 20_000, endpoints: 1000, localEndpoints: 3 })
+    assert.equal(error, undefined)
+    const local = new Set(['10.244.0.0', '10.244.0.1', '10.244.0.2'])
+    const starts = records.filter(r => r.kind === 'start')
+    for (const r of starts) assert.ok(local.has(r.srcAddr) || local.has(r.dstAddr), `${r.srcAddr} -> ${r.dstAddr} has no local end`)
+    const localSource = starts.filter(r => local.has(r.srcAddr)).length
+    assert.ok(localSource > starts.length * 0.4 && localSource < starts.length * 0.6, `local pods are the source of ${localSource} of ${starts.length} flows`)
+    const peers = new Set(starts.map(r => local.has(r.srcAddr) ? r.dstAddr : r.srcAddr))
+    assert.ok(peers.size > 100, `${peers.size} distinct peers`)
+  })
+
   test('rate limits', async () => {
     const t0 = performance.now()
     const { records } = await collect('synthetic:10,20000', { limit: 6000 })
