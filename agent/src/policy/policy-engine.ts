@@ -3,16 +3,18 @@
 //  - each endpoint's applicable policies per tier and direction are computed on first use and kept until the
 //    policies or the directory change;
 //  - selector results are remembered per entity (SelectorMatchers);
-//  - whole verdicts are cached per (source, destination, protocol, ports) in a bounded map.
+//  - whole verdicts are cached per (source, destination, protocol, ports) in a bounded map;
+//  - on a miss, each end's verdict is cached per (plan, what the plan's rules observe of both ends, flow fields)
+//    (end-verdict-cache.ts), so flows between different pods the rules cannot tell apart share one evaluation.
 // The enforced pipeline holds the non-staged policies. The pending pipeline is, by default, Calico's: the
 // enforced set plus every staged policy with stagedAction Set, as an additional policy (Delete is ignored).
 // `replace` mode models "apply the staged policy": Set replaces the enforced policy of the same identity and
 // Delete removes it.
 import type { EndpointDirectory, Entity, PolicyEndpoint } from './endpoint-model.js'
-import type { FlowFacts, FlowSide } from './flow-facts.js'
-import type { IpAddress } from './ip-address.js'
+import type { FlowEndInput, FlowFacts, FlowInput, FlowSide } from './flow-facts.js'
 import { compilePolicy, comparePolicies, type CompiledPolicy } from './compile-policy.js'
 import type { RuleCompileContext } from './compile-rule.js'
+import { EndVerdictCache, type EndPlan, type TierPlan } from './end-verdict-cache.js'
 import { type NormalizedPolicy, policyIdentity } from './normalized-policy.js'
 import { triggerOf, type EndpointVerdict, type FlowVerdicts, type PipelineVerdict, type PolicyHit } from './policy-hit.js'
 import type { Tier } from './resources.js'
@@ -27,26 +29,12 @@ export interface PolicyEngineOptions {
   stagedMode?: StagedMode
   /** Bound of the verdict cache (entries); 0 disables it. */
   verdictCacheSize?: number
+  /** Bound of the per-end verdict cache (trie nodes); 0 disables it. */
+  endVerdictCacheSize?: number
 }
 
-/** One end of a flow as callers know it: an address, an endpoint, or both. */
-export interface FlowEndInput {
-  ip?: IpAddress
-  endpoint?: PolicyEndpoint
-  port?: number
-}
+export type { FlowEndInput, FlowInput } from './flow-facts.js'
 
-/** A flow to evaluate. */
-export interface FlowInput {
-  src: FlowEndInput
-  dst: FlowEndInput
-  /** IANA protocol number. */
-  protocol: number
-  icmpType?: number
-  icmpCode?: number
-}
-
-interface TierPlan { readonly tier: TierInfo, readonly policies: readonly CompiledPolicy[] }
 interface EndpointPlan { readonly ingress: readonly TierPlan[], readonly egress: readonly TierPlan[] }
 
 /** A pipeline: the ordered tiers and their ordered policies. */
@@ -120,25 +108,16 @@ class Pipeline {
   clearPlans (): void { this.plans = [] }
 }
 
-/** Whether two tier plans evaluate identically (same tiers, same policy objects in the same order). */
-function samePlans (a: readonly TierPlan[], b: readonly TierPlan[]): boolean {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] as TierPlan
-    const y = b[i] as TierPlan
-    if (x.tier !== y.tier || x.policies.length !== y.policies.length) return false
-    for (let j = 0; j < x.policies.length; j++) if (x.policies[j] !== y.policies[j]) return false
-  }
-  return true
-}
-
-/** Both pipelines' plans of one endpoint, and whether they coincide per direction. */
+/**
+ * Both pipelines' plans of one endpoint per direction. Plans are shared objects (EndVerdictCache.plan): equal
+ * tiers and policies give the same plan, so `pendingIngress === enforcedIngress` says no staged policy changes
+ * this endpoint's ingress and the pending verdict is the enforced one.
+ */
 interface PlanPair {
-  readonly enforced: EndpointPlan
-  readonly pending: EndpointPlan
-  /** True when no staged policy changes this endpoint's ingress: the pending verdict is the enforced one. */
-  readonly sameIngress: boolean
-  readonly sameEgress: boolean
+  readonly enforcedIngress: EndPlan
+  readonly enforcedEgress: EndPlan
+  readonly pendingIngress: EndPlan
+  readonly pendingEgress: EndPlan
 }
 
 const NO_HITS: readonly PolicyHit[] = Object.freeze([])
@@ -185,6 +164,11 @@ export interface PolicyEngineStats {
   verdictCacheHits: number
   verdictCacheMisses: number
   verdictCacheEvictions: number
+  /** Per-end verdict cache (one lookup per end and pipeline evaluated on a whole-verdict cache miss). */
+  endCacheHits: number
+  endCacheMisses: number
+  endCacheEvictions: number
+  endCacheEntries: number
   selectors: number
 }
 
@@ -201,13 +185,15 @@ export class PolicyEngine {
   private enforced: Pipeline = new Pipeline(this.tiers, [])
   private pending: Pipeline = new Pipeline(this.tiers, [])
   private readonly verdictCache: VerdictCache
+  private readonly ends: EndVerdictCache
   private usesSourcePorts = false
   private planPairs: Array<PlanPair | undefined> = []
-  private readonly counters: PolicyEngineStats = { policiesCompiled: 0, policiesReused: 0, verdictCacheHits: 0, verdictCacheMisses: 0, verdictCacheEvictions: 0, selectors: 0 }
+  private readonly counters: PolicyEngineStats = { policiesCompiled: 0, policiesReused: 0, verdictCacheHits: 0, verdictCacheMisses: 0, verdictCacheEvictions: 0, endCacheHits: 0, endCacheMisses: 0, endCacheEvictions: 0, endCacheEntries: 0, selectors: 0 }
 
   constructor (directory: EndpointDirectory, options: PolicyEngineOptions = {}) {
     this.stagedMode = options.stagedMode ?? 'calico'
     this.verdictCache = new VerdictCache(options.verdictCacheSize ?? 1 << 20)
+    this.ends = new EndVerdictCache(options.endVerdictCacheSize ?? 1 << 20)
     this.directory = directory
     this.matchers.reset(directory.entityCount)
     this.ctx = { matchers: this.matchers, directory: () => this.directory }
@@ -239,6 +225,7 @@ export class PolicyEngine {
     this.tiers = buildTiers(tiers, policies.map(p => p.ref.tier))
     this.enforced = new Pipeline(this.tiers, compiled.filter(c => !c.policy.staged))
     this.pending = new Pipeline(this.tiers, this.pendingSet(compiled))
+    this.ends.setPolicies(compiled, this.directory.entityCount)
     this.planPairs = []
     this.verdictCache.clear()
   }
@@ -259,6 +246,7 @@ export class PolicyEngine {
     this.matchers.reset(directory.entityCount)
     this.enforced.clearPlans()
     this.pending.clearPlans()
+    this.ends.setDirectory(directory.entityCount)
     this.planPairs = []
     this.verdictCache.clear()
   }
@@ -273,7 +261,10 @@ export class PolicyEngine {
   }
 
   /** Counters for metrics and benchmarks. */
-  stats (): PolicyEngineStats { return { ...this.counters, verdictCacheEvictions: this.verdictCache.evictions, selectors: this.matchers.size } }
+  stats (): PolicyEngineStats {
+    const ends = this.ends.counters
+    return { ...this.counters, verdictCacheEvictions: this.verdictCache.evictions, endCacheHits: ends.hits, endCacheMisses: ends.misses, endCacheEvictions: ends.evictions, endCacheEntries: ends.entries, selectors: this.matchers.size }
+  }
 
   private side (end: FlowEndInput, isDestination: boolean): FlowSide {
     const ip = end.ip ?? end.endpoint?.ips[0]
@@ -291,13 +282,17 @@ export class PolicyEngine {
     const cached = this.verdictCache.get(flow, this.usesSourcePorts)
     if (cached !== undefined) { this.counters.verdictCacheHits++; return cached }
     this.counters.verdictCacheMisses++
-    const verdicts = this.evaluateUncached(flow)
+    const verdicts = this.evaluateFlow(flow, this.ends.enabled)
     this.verdictCache.set(flow, this.usesSourcePorts, verdicts)
     return verdicts
   }
 
-  /** Evaluates a flow in both pipelines without the verdict cache. */
+  /** Evaluates a flow in both pipelines without the verdict caches. */
   evaluateUncached (flow: FlowInput): FlowVerdicts {
+    return this.evaluateFlow(flow, false)
+  }
+
+  private evaluateFlow (flow: FlowInput, endCache: boolean): FlowVerdicts {
     const facts: FlowFacts = {
       protocol: flow.protocol,
       icmpType: flow.icmpType,
@@ -312,11 +307,32 @@ export class PolicyEngine {
     const dstEp = facts.dst.endpoint
     const srcPlans = srcEp === undefined ? undefined : this.planPair(srcEp)
     const dstPlans = dstEp === undefined ? undefined : this.planPair(dstEp)
-    const srcEnforced = srcPlans === undefined ? undefined : evaluateEndpoint(srcPlans.enforced.egress, 'egress', facts, srcEp as PolicyEndpoint, unobservable)
-    const dstEnforced = dstPlans === undefined ? undefined : evaluateEndpoint(dstPlans.enforced.ingress, 'ingress', facts, dstEp as PolicyEndpoint, unobservable)
-    const srcPending = srcPlans === undefined ? undefined : srcPlans.sameEgress ? srcEnforced : evaluateEndpoint(srcPlans.pending.egress, 'egress', facts, srcEp as PolicyEndpoint, unobservable)
-    const dstPending = dstPlans === undefined ? undefined : dstPlans.sameIngress ? dstEnforced : evaluateEndpoint(dstPlans.pending.ingress, 'ingress', facts, dstEp as PolicyEndpoint, unobservable)
+    const end = endCache
+      ? (plan: EndPlan, endpoint: PolicyEndpoint): EndpointVerdict => this.cachedEnd(plan, facts, endpoint, unobservable)
+      : (plan: EndPlan, endpoint: PolicyEndpoint): EndpointVerdict => evaluateEndpoint(plan.tiers, plan.direction, facts, endpoint, unobservable)
+    const srcEnforced = srcPlans === undefined ? undefined : end(srcPlans.enforcedEgress, srcEp as PolicyEndpoint)
+    const dstEnforced = dstPlans === undefined ? undefined : end(dstPlans.enforcedIngress, dstEp as PolicyEndpoint)
+    const srcPending = srcPlans === undefined ? undefined : srcPlans.pendingEgress === srcPlans.enforcedEgress ? srcEnforced : end(srcPlans.pendingEgress, srcEp as PolicyEndpoint)
+    const dstPending = dstPlans === undefined ? undefined : dstPlans.pendingIngress === dstPlans.enforcedIngress ? dstEnforced : end(dstPlans.pendingIngress, dstEp as PolicyEndpoint)
     return { enforced: combine(srcEnforced, dstEnforced), pending: combine(srcPending, dstPending), unobservable }
+  }
+
+  /** One end's verdict through the per-end cache; unobservable fields met are merged as a fresh evaluation would. */
+  private cachedEnd (plan: EndPlan, facts: FlowFacts, endpoint: PolicyEndpoint, unobservable: string[]): EndpointVerdict {
+    const egress = plan.direction === 'egress'
+    const cached = this.ends.get(plan, facts, egress ? facts.src : facts.dst, egress ? facts.dst : facts.src, endpoint, this.usesSourcePorts)
+    if (cached !== undefined) {
+      this.ends.counters.hits++
+      const met = cached.unobservable
+      for (let i = 0; i < met.length; i++) if (!unobservable.includes(met[i] as string)) unobservable.push(met[i] as string)
+      return cached.verdict
+    }
+    this.ends.counters.misses++
+    const own: string[] = []
+    const verdict = evaluateEndpoint(plan.tiers, plan.direction, facts, endpoint, own)
+    this.ends.store(plan, verdict, own)
+    for (const u of own) if (!unobservable.includes(u)) unobservable.push(u)
+    return verdict
   }
 
   private planPair (endpoint: PolicyEndpoint): PlanPair {
@@ -324,7 +340,12 @@ export class PolicyEngine {
     if (pair === undefined) {
       const enforced = this.enforced.planFor(endpoint)
       const pending = this.pending.planFor(endpoint)
-      pair = { enforced, pending, sameIngress: samePlans(enforced.ingress, pending.ingress), sameEgress: samePlans(enforced.egress, pending.egress) }
+      pair = {
+        enforcedIngress: this.ends.plan(enforced.ingress, 'ingress'),
+        enforcedEgress: this.ends.plan(enforced.egress, 'egress'),
+        pendingIngress: this.ends.plan(pending.ingress, 'ingress'),
+        pendingEgress: this.ends.plan(pending.egress, 'egress')
+      }
       this.planPairs[endpoint.id] = pair
     }
     return pair
