@@ -22,17 +22,25 @@ import type { TierInfo } from './tiers.js'
 /** The policies of one tier that apply to an endpoint in one direction, in evaluation order. */
 export interface TierPlan { readonly tier: TierInfo, readonly policies: readonly CompiledPolicy[] }
 
-/** What a plan's rules read of one end, and the classes of that end seen so far. */
+/**
+ * What a plan's rules read of one end (local or peer), and the classes of ends seen so far. Plans that read the
+ * same are given the same EndKey, so an entity's class is found once for all of them.
+ */
 class EndKey {
-  /** Ids of the entity atoms some rule of the plan reads at this end, ascending. */
-  atoms: Int32Array = new Int32Array(0)
-  readonly ipAtoms: IpAtom[] = []
-  readonly ipKeys = new Set<string>()
-  namedPorts = false
   /** Class token by numeric observation code, and by observation text when the code does not fit. */
   byCode = new Map<number, number>()
   byText = new Map<string, number>()
   classes = 0
+  /** Class token + 1 by entity id, for an end that is one entity at its own first address (0: not known). */
+  byEntity: Uint16Array | undefined = undefined
+  generation = 0
+
+  constructor (
+    /** Ids of the entity atoms some rule reads at this end, ascending. */
+    readonly atoms: Int32Array,
+    readonly ipAtoms: readonly IpAtom[],
+    readonly namedPorts: boolean
+  ) {}
 }
 
 /** A cached end verdict with the unobservable rule fields met computing it (merged into the flow's list on a hit). */
@@ -41,11 +49,16 @@ export interface CachedEnd {
   readonly unobservable: readonly string[]
 }
 
+/** What the rules of a plan read of one end, collected. */
+class ReadsBuilder {
+  readonly atoms = new Set<number>()
+  readonly ipAtoms = new Map<string, IpAtom>()
+  namedPorts = false
+}
+
 /** One direction's plan, shared by every endpoint (of either pipeline) with the same tiers and policies. */
 export class EndPlan {
   entries = new Map<number, CachedEnd>()
-  /** Local class token by endpoint id, for a local end that is the endpoint alone at its first address. */
-  localClasses = new Map<number, number>()
   textEntries = new Map<string, CachedEnd>()
   generation = 0
 
@@ -60,6 +73,8 @@ export class EndPlan {
   ) {}
 }
 
+/** Entity slots (two bytes each) of all EndKey.byEntity arrays together. */
+const MAX_ENTITY_SLOTS = 1 << 24
 /** Class tokens per end and plan stay below this, so (local, peer, flow fields) packs into one safe integer. */
 const MAX_CLASSES = 1 << 13
 const FLOW_FIELDS = 2 ** 26
@@ -88,6 +103,9 @@ export class EndVerdictCache {
   private readonly profileIds = new Map<string, number>()
   private profileByEntity: Int32Array = new Int32Array(0)
   private plans = new Map<string, EndPlan>()
+  private endKeys = new Map<string, EndKey>()
+  /** Entity slots of EndKey.byEntity arrays allocated, against MAX_ENTITY_SLOTS. */
+  private entitySlots = 0
   private policyNumbers = new Map<CompiledPolicy, number>()
   private generation = 0
   /** Entries and end classes, against the bound. */
@@ -126,6 +144,7 @@ export class EndVerdictCache {
       for (const rule of c.egress) { register(rule.reads.src); register(rule.reads.dst) }
     }
     this.plans = new Map()
+    this.endKeys = new Map()
     this.setDirectory(entityCount)
   }
 
@@ -144,6 +163,7 @@ export class EndVerdictCache {
     if (evicted) this.counters.evictions += this.counters.entries
     this.counters.entries = 0
     this.size = 0
+    this.entitySlots = 0
     this.generation++
   }
 
@@ -156,41 +176,48 @@ export class EndVerdictCache {
     }
     let plan = this.plans.get(key)
     if (plan === undefined) {
-      const src = new EndKey()
-      const dst = new EndKey()
-      const srcAtoms = new Set<number>()
-      const dstAtoms = new Set<number>()
+      const src = new ReadsBuilder()
+      const dst = new ReadsBuilder()
       let cacheable = true
       for (const t of tiers) {
         for (const p of t.policies) {
           for (const rule of direction === 'ingress' ? p.ingress : p.egress) {
             if (rule.reads.src.services || rule.reads.dst.services) cacheable = false
-            this.addReads(src, srcAtoms, rule.reads.src)
-            this.addReads(dst, dstAtoms, rule.reads.dst)
+            this.addReads(src, rule.reads.src)
+            this.addReads(dst, rule.reads.dst)
           }
         }
       }
-      src.atoms = Int32Array.from([...srcAtoms].sort((a, b) => a - b))
-      dst.atoms = Int32Array.from([...dstAtoms].sort((a, b) => a - b))
-      plan = direction === 'ingress' ? new EndPlan(tiers, direction, dst, src, cacheable) : new EndPlan(tiers, direction, src, dst, cacheable)
+      const local = direction === 'ingress' ? dst : src
+      const peer = direction === 'ingress' ? src : dst
+      plan = new EndPlan(tiers, direction, this.endKey(local, true), this.endKey(peer, false), cacheable)
       this.plans.set(key, plan)
     }
     return plan
   }
 
-  private addReads (key: EndKey, atoms: Set<number>, reads: EndReads): void {
+  private addReads (builder: ReadsBuilder, reads: EndReads): void {
     for (const atom of reads.entityAtoms) {
       const id = this.atomIds.get(atom)
       // Every atom of a loaded policy is numbered; an unknown one would mean a stale plan, so it is never skipped.
       if (id === undefined) throw new Error('policy engine: rule atom not registered')
-      atoms.add(id)
+      builder.atoms.add(id)
     }
-    for (const atom of reads.ipAtoms) {
-      if (key.ipKeys.has(atom.key)) continue
-      key.ipKeys.add(atom.key)
-      key.ipAtoms.push(atom)
+    for (const atom of reads.ipAtoms) builder.ipAtoms.set(atom.key, atom)
+    if (reads.namedPorts) builder.namedPorts = true
+  }
+
+  /** The shared EndKey for what a plan reads of its local (with profile) or peer end. */
+  private endKey (builder: ReadsBuilder, local: boolean): EndKey {
+    const atoms = [...builder.atoms].sort((a, b) => a - b)
+    const ipKeys = [...builder.ipAtoms.keys()].sort()
+    const text = JSON.stringify([local, atoms, ipKeys, builder.namedPorts])
+    let key = this.endKeys.get(text)
+    if (key === undefined) {
+      key = new EndKey(Int32Array.from(atoms), ipKeys.map(k => builder.ipAtoms.get(k) as IpAtom), builder.namedPorts)
+      this.endKeys.set(text, key)
     }
-    if (reads.namedPorts) key.namedPorts = true
+    return key
   }
 
   /**
@@ -203,13 +230,7 @@ export class EndVerdictCache {
     if (!plan.cacheable || this.maxSize <= 0) return undefined
     if (this.size >= this.maxSize) this.dropEntries(true)
     if (plan.generation !== this.generation) this.resetPlan(plan)
-    // The local end is nearly always the endpoint alone at its own address: its class is remembered on it.
-    const canonical = local.entities.length === 1 && local.entities[0] === endpoint && (plan.local.ipAtoms.length === 0 || sameIp(local.ip, endpoint.ips[0]))
-    let localClass = canonical ? plan.localClasses.get(endpoint.id) : undefined
-    if (localClass === undefined) {
-      localClass = this.classOf(plan.local, local, endpoint)
-      if (canonical && localClass !== undefined) { plan.localClasses.set(endpoint.id, localClass); this.size++ }
-    }
+    const localClass = this.classOf(plan.local, local, endpoint)
     const peerClass = this.classOf(plan.peer, peer, undefined)
     if (localClass === undefined || peerClass === undefined) return undefined
     const ends = localClass * MAX_CLASSES + peerClass
@@ -237,8 +258,6 @@ export class EndVerdictCache {
   private resetPlan (plan: EndPlan): void {
     plan.entries = new Map()
     plan.textEntries = new Map()
-    plan.localClasses = new Map()
-    for (const key of [plan.local, plan.peer]) { key.byCode = new Map(); key.byText = new Map(); key.classes = 0 }
     plan.generation = this.generation
   }
 
@@ -248,6 +267,35 @@ export class EndVerdictCache {
    * local end the profile it falls back to. Undefined past MAX_CLASSES (the end is then evaluated uncached).
    */
   private classOf (key: EndKey, side: FlowSide, endpoint: PolicyEndpoint | undefined): number | undefined {
+    if (key.generation !== this.generation) {
+      key.byCode = new Map()
+      key.byText = new Map()
+      key.classes = 0
+      key.byEntity = undefined
+      key.generation = this.generation
+    }
+    // Nearly every end is one entity (for the local end: the endpoint) at its own first address, or observed
+    // without its address: its class is remembered by entity id.
+    const only = side.entities.length === 1 ? side.entities[0] as Entity : undefined
+    const byId = only !== undefined && (endpoint === undefined || endpoint === only) &&
+      (key.ipAtoms.length === 0 || (only.kind !== 'networkset' && sameIp(side.ip, only.ips[0])))
+    let slots = key.byEntity
+    if (byId) {
+      if (slots !== undefined) {
+        const known = only.id < slots.length ? slots[only.id] as number : 0
+        if (known !== 0) return known - 1
+      } else if (this.entitySlots + this.entityCount <= MAX_ENTITY_SLOTS) {
+        slots = new Uint16Array(this.entityCount)
+        key.byEntity = slots
+        this.entitySlots += this.entityCount
+      }
+    }
+    const token = this.computeClass(key, side, endpoint)
+    if (byId && token !== undefined && slots !== undefined && only.id < slots.length) slots[only.id] = token + 1
+    return token
+  }
+
+  private computeClass (key: EndKey, side: FlowSide, endpoint: PolicyEndpoint | undefined): number | undefined {
     const entities = side.entities
     const atoms = key.atoms
     const ipAtoms = key.ipAtoms

@@ -50,6 +50,8 @@ interface PipelineTier {
   readonly global: readonly CompiledPolicy[]
   /** Namespaced policies by namespace: an endpoint only ever needs its own namespace's list. */
   readonly byNamespace: ReadonlyMap<string, readonly CompiledPolicy[]>
+  /** Global and the namespace's policies merged in evaluation order, by namespace (filled on first use). */
+  readonly candidates: Map<string, readonly CompiledPolicy[]>
 }
 
 class Pipeline {
@@ -79,7 +81,7 @@ class Pipeline {
         list.push(p)
         byNamespace.set(ns, list)
       }
-      built.push({ tier, policies: sorted, global, byNamespace })
+      built.push({ tier, policies: sorted, global, byNamespace, candidates: new Map() })
     }
     this.tiers = built
   }
@@ -90,19 +92,33 @@ class Pipeline {
       const ingress: TierPlan[] = []
       const egress: TierPlan[] = []
       for (const t of this.tiers) {
-        // Namespaced policies only select pods of their namespace, so only that namespace's list is tested.
-        const local = endpoint.kind === 'workload' ? t.byNamespace.get(endpoint.namespace) : undefined
-        const candidates = local === undefined ? t.global : [...t.global, ...local].sort((a, b) => (this.rank.get(a) ?? 0) - (this.rank.get(b) ?? 0))
-        const selected = candidates.filter(p => (p.appliesToIngress || p.appliesToEgress) && p.selects(endpoint))
-        const inPolicies = selected.filter(p => p.appliesToIngress)
-        const outPolicies = selected.filter(p => p.appliesToEgress)
-        if (inPolicies.length > 0) ingress.push({ tier: t.tier, policies: inPolicies })
-        if (outPolicies.length > 0) egress.push({ tier: t.tier, policies: outPolicies })
+        let inPolicies: CompiledPolicy[] | undefined
+        let outPolicies: CompiledPolicy[] | undefined
+        for (const p of this.candidates(t, endpoint)) {
+          if (!(p.appliesToIngress || p.appliesToEgress) || !p.selects(endpoint)) continue
+          if (p.appliesToIngress) (inPolicies ??= []).push(p)
+          if (p.appliesToEgress) (outPolicies ??= []).push(p)
+        }
+        if (inPolicies !== undefined) ingress.push({ tier: t.tier, policies: inPolicies })
+        if (outPolicies !== undefined) egress.push({ tier: t.tier, policies: outPolicies })
       }
       plan = { ingress, egress }
       this.plans[endpoint.id] = plan
     }
     return plan
+  }
+
+  /** The policies of a tier that may select an endpoint, in evaluation order (merged once per namespace). */
+  private candidates (t: PipelineTier, endpoint: PolicyEndpoint): readonly CompiledPolicy[] {
+    // Namespaced policies only select pods of their namespace, so only that namespace's list is tested.
+    if (endpoint.kind !== 'workload') return t.global
+    let merged = t.candidates.get(endpoint.namespace)
+    if (merged === undefined) {
+      const local = t.byNamespace.get(endpoint.namespace)
+      merged = local === undefined ? t.global : [...t.global, ...local].sort((a, b) => (this.rank.get(a) ?? 0) - (this.rank.get(b) ?? 0))
+      t.candidates.set(endpoint.namespace, merged)
+    }
+    return merged
   }
 
   clearPlans (): void { this.plans = [] }
@@ -307,18 +323,16 @@ export class PolicyEngine {
     const dstEp = facts.dst.endpoint
     const srcPlans = srcEp === undefined ? undefined : this.planPair(srcEp)
     const dstPlans = dstEp === undefined ? undefined : this.planPair(dstEp)
-    const end = endCache
-      ? (plan: EndPlan, endpoint: PolicyEndpoint): EndpointVerdict => this.cachedEnd(plan, facts, endpoint, unobservable)
-      : (plan: EndPlan, endpoint: PolicyEndpoint): EndpointVerdict => evaluateEndpoint(plan.tiers, plan.direction, facts, endpoint, unobservable)
-    const srcEnforced = srcPlans === undefined ? undefined : end(srcPlans.enforcedEgress, srcEp as PolicyEndpoint)
-    const dstEnforced = dstPlans === undefined ? undefined : end(dstPlans.enforcedIngress, dstEp as PolicyEndpoint)
-    const srcPending = srcPlans === undefined ? undefined : srcPlans.pendingEgress === srcPlans.enforcedEgress ? srcEnforced : end(srcPlans.pendingEgress, srcEp as PolicyEndpoint)
-    const dstPending = dstPlans === undefined ? undefined : dstPlans.pendingIngress === dstPlans.enforcedIngress ? dstEnforced : end(dstPlans.pendingIngress, dstEp as PolicyEndpoint)
+    const srcEnforced = srcPlans === undefined ? undefined : this.endVerdict(endCache, srcPlans.enforcedEgress, facts, srcEp as PolicyEndpoint, unobservable)
+    const dstEnforced = dstPlans === undefined ? undefined : this.endVerdict(endCache, dstPlans.enforcedIngress, facts, dstEp as PolicyEndpoint, unobservable)
+    const srcPending = srcPlans === undefined ? undefined : srcPlans.pendingEgress === srcPlans.enforcedEgress ? srcEnforced : this.endVerdict(endCache, srcPlans.pendingEgress, facts, srcEp as PolicyEndpoint, unobservable)
+    const dstPending = dstPlans === undefined ? undefined : dstPlans.pendingIngress === dstPlans.enforcedIngress ? dstEnforced : this.endVerdict(endCache, dstPlans.pendingIngress, facts, dstEp as PolicyEndpoint, unobservable)
     return { enforced: combine(srcEnforced, dstEnforced), pending: combine(srcPending, dstPending), unobservable }
   }
 
-  /** One end's verdict through the per-end cache; unobservable fields met are merged as a fresh evaluation would. */
-  private cachedEnd (plan: EndPlan, facts: FlowFacts, endpoint: PolicyEndpoint, unobservable: string[]): EndpointVerdict {
+  /** One end's verdict, through the per-end cache when `endCache`; unobservable fields met are merged as a fresh evaluation would. */
+  private endVerdict (endCache: boolean, plan: EndPlan, facts: FlowFacts, endpoint: PolicyEndpoint, unobservable: string[]): EndpointVerdict {
+    if (!endCache) return evaluateEndpoint(plan.tiers, plan.direction, facts, endpoint, unobservable)
     const egress = plan.direction === 'egress'
     const cached = this.ends.get(plan, facts, egress ? facts.src : facts.dst, egress ? facts.dst : facts.src, endpoint, this.usesSourcePorts)
     if (cached !== undefined) {
