@@ -124,20 +124,44 @@ class Pipeline {
   clearPlans (): void { this.plans = [] }
 }
 
+/** Whether two tier plans evaluate identically (same tiers, same policy objects in the same order). */
+function samePlans (a: readonly TierPlan[], b: readonly TierPlan[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as TierPlan
+    const y = b[i] as TierPlan
+    if (x.tier !== y.tier || x.policies.length !== y.policies.length) return false
+    for (let j = 0; j < x.policies.length; j++) if (x.policies[j] !== y.policies[j]) return false
+  }
+  return true
+}
+
 /**
- * Both pipelines' plans of one endpoint per direction. Plans are shared objects (EndVerdictCache.plan): equal
- * tiers and policies give the same plan, so `pendingIngress === enforcedIngress` says no staged policy changes
- * this endpoint's ingress and the pending verdict is the enforced one.
+ * The shared plans (EndVerdictCache.plan) of one endpoint per pipeline and direction, for the per-end cache:
+ * equal tiers and policies give the same object, so `pendingIngress === enforcedIngress` says no staged policy
+ * changes this endpoint's ingress and the pending verdict is the enforced one.
  */
-interface PlanPair {
+interface EndPlans {
   readonly enforcedIngress: EndPlan
   readonly enforcedEgress: EndPlan
   readonly pendingIngress: EndPlan
   readonly pendingEgress: EndPlan
 }
 
+/** Both pipelines' plans of one endpoint, and whether they coincide per direction. */
+interface PlanPair {
+  readonly enforced: EndpointPlan
+  readonly pending: EndpointPlan
+  /** True when no staged policy changes this endpoint's ingress: the pending verdict is the enforced one. */
+  readonly sameIngress: boolean
+  readonly sameEgress: boolean
+  /** Built on the first cached evaluation (evaluateUncached never needs them). */
+  ends: EndPlans | undefined
+}
+
 const NO_HITS: readonly PolicyHit[] = Object.freeze([])
 const NO_ENTITIES: readonly Entity[] = Object.freeze([])
+const NO_UNOBSERVABLE: readonly string[] = Object.freeze([])
 
 /** Evaluates one direction on one endpoint through a tier plan (design: tiers, rules, end of tier, profiles). */
 function evaluateEndpoint (plans: readonly TierPlan[], direction: 'ingress' | 'egress', flow: FlowFacts, endpoint: PolicyEndpoint, unobservable: string[]): EndpointVerdict {
@@ -321,18 +345,31 @@ export class PolicyEngine {
     // policy touches an end, its pending evaluation is the enforced one and is not repeated.
     const srcEp = facts.src.endpoint
     const dstEp = facts.dst.endpoint
-    const srcPlans = srcEp === undefined ? undefined : this.planPair(srcEp)
-    const dstPlans = dstEp === undefined ? undefined : this.planPair(dstEp)
-    const srcEnforced = srcPlans === undefined ? undefined : this.endVerdict(endCache, srcPlans.enforcedEgress, facts, srcEp as PolicyEndpoint, unobservable)
-    const dstEnforced = dstPlans === undefined ? undefined : this.endVerdict(endCache, dstPlans.enforcedIngress, facts, dstEp as PolicyEndpoint, unobservable)
-    const srcPending = srcPlans === undefined ? undefined : srcPlans.pendingEgress === srcPlans.enforcedEgress ? srcEnforced : this.endVerdict(endCache, srcPlans.pendingEgress, facts, srcEp as PolicyEndpoint, unobservable)
-    const dstPending = dstPlans === undefined ? undefined : dstPlans.pendingIngress === dstPlans.enforcedIngress ? dstEnforced : this.endVerdict(endCache, dstPlans.pendingIngress, facts, dstEp as PolicyEndpoint, unobservable)
-    return { enforced: combine(srcEnforced, dstEnforced), pending: combine(srcPending, dstPending), unobservable }
+    const srcPair = srcEp === undefined ? undefined : this.planPair(srcEp)
+    const dstPair = dstEp === undefined ? undefined : this.planPair(dstEp)
+    let srcEnforced: EndpointVerdict | undefined
+    let dstEnforced: EndpointVerdict | undefined
+    let srcPending: EndpointVerdict | undefined
+    let dstPending: EndpointVerdict | undefined
+    if (endCache) {
+      const srcPlans = srcPair === undefined ? undefined : this.endPlans(srcPair)
+      const dstPlans = dstPair === undefined ? undefined : this.endPlans(dstPair)
+      srcEnforced = srcPlans === undefined ? undefined : this.cachedEnd(srcPlans.enforcedEgress, facts, srcEp as PolicyEndpoint, unobservable)
+      dstEnforced = dstPlans === undefined ? undefined : this.cachedEnd(dstPlans.enforcedIngress, facts, dstEp as PolicyEndpoint, unobservable)
+      srcPending = srcPlans === undefined ? undefined : srcPlans.pendingEgress === srcPlans.enforcedEgress ? srcEnforced : this.cachedEnd(srcPlans.pendingEgress, facts, srcEp as PolicyEndpoint, unobservable)
+      dstPending = dstPlans === undefined ? undefined : dstPlans.pendingIngress === dstPlans.enforcedIngress ? dstEnforced : this.cachedEnd(dstPlans.pendingIngress, facts, dstEp as PolicyEndpoint, unobservable)
+    } else {
+      srcEnforced = srcPair === undefined ? undefined : evaluateEndpoint(srcPair.enforced.egress, 'egress', facts, srcEp as PolicyEndpoint, unobservable)
+      dstEnforced = dstPair === undefined ? undefined : evaluateEndpoint(dstPair.enforced.ingress, 'ingress', facts, dstEp as PolicyEndpoint, unobservable)
+      srcPending = srcPair === undefined ? undefined : srcPair.sameEgress ? srcEnforced : evaluateEndpoint(srcPair.pending.egress, 'egress', facts, srcEp as PolicyEndpoint, unobservable)
+      dstPending = dstPair === undefined ? undefined : dstPair.sameIngress ? dstEnforced : evaluateEndpoint(dstPair.pending.ingress, 'ingress', facts, dstEp as PolicyEndpoint, unobservable)
+    }
+    // Nearly every flow meets no unobservable field: one shared empty list instead of one per cached verdict.
+    return { enforced: combine(srcEnforced, dstEnforced), pending: combine(srcPending, dstPending), unobservable: unobservable.length === 0 ? NO_UNOBSERVABLE : unobservable }
   }
 
-  /** One end's verdict, through the per-end cache when `endCache`; unobservable fields met are merged as a fresh evaluation would. */
-  private endVerdict (endCache: boolean, plan: EndPlan, facts: FlowFacts, endpoint: PolicyEndpoint, unobservable: string[]): EndpointVerdict {
-    if (!endCache) return evaluateEndpoint(plan.tiers, plan.direction, facts, endpoint, unobservable)
+  /** One end's verdict through the per-end cache; unobservable fields met are merged as a fresh evaluation would. */
+  private cachedEnd (plan: EndPlan, facts: FlowFacts, endpoint: PolicyEndpoint, unobservable: string[]): EndpointVerdict {
     const egress = plan.direction === 'egress'
     const cached = this.ends.get(plan, facts, egress ? facts.src : facts.dst, egress ? facts.dst : facts.src, endpoint, this.usesSourcePorts)
     if (cached !== undefined) {
@@ -354,15 +391,26 @@ export class PolicyEngine {
     if (pair === undefined) {
       const enforced = this.enforced.planFor(endpoint)
       const pending = this.pending.planFor(endpoint)
-      pair = {
-        enforcedIngress: this.ends.plan(enforced.ingress, 'ingress'),
-        enforcedEgress: this.ends.plan(enforced.egress, 'egress'),
-        pendingIngress: this.ends.plan(pending.ingress, 'ingress'),
-        pendingEgress: this.ends.plan(pending.egress, 'egress')
-      }
+      pair = { enforced, pending, sameIngress: samePlans(enforced.ingress, pending.ingress), sameEgress: samePlans(enforced.egress, pending.egress), ends: undefined }
       this.planPairs[endpoint.id] = pair
     }
     return pair
+  }
+
+  private endPlans (pair: PlanPair): EndPlans {
+    let ends = pair.ends
+    if (ends === undefined) {
+      const enforcedIngress = this.ends.plan(pair.enforced.ingress, 'ingress')
+      const enforcedEgress = this.ends.plan(pair.enforced.egress, 'egress')
+      ends = {
+        enforcedIngress,
+        enforcedEgress,
+        pendingIngress: pair.sameIngress ? enforcedIngress : this.ends.plan(pair.pending.ingress, 'ingress'),
+        pendingEgress: pair.sameEgress ? enforcedEgress : this.ends.plan(pair.pending.egress, 'egress')
+      }
+      pair.ends = ends
+    }
+    return ends
   }
 }
 
