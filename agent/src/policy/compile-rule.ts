@@ -7,13 +7,43 @@
 import type { Entity, EndpointDirectory, ServiceEntity } from './endpoint-model.js'
 import type { FlowFacts, FlowSide } from './flow-facts.js'
 import { flowIpVersion } from './flow-facts.js'
-import { cidrContains, parseCidr, type Cidr } from './ip-address.js'
+import { cidrContains, parseCidr, type Cidr, type IpAddress } from './ip-address.js'
 import { protocolNumber } from './protocol.js'
 import type { EntityRule, IcmpFields, Labels, Port, Rule, RuleAction } from './resources.js'
 import type { MemoizedSelector, SelectorMatchers } from './selector-matchers.js'
 import { selectorUsesGlobal } from './selector/index.js'
 
 type Check = (flow: FlowFacts) => boolean
+
+/**
+ * A test of one entity at one end that a rule's match depends on (its selector part or its notSelector part).
+ * Equal `key`s are the same test. `namespace`, when set, says the test is false for every entity outside it.
+ */
+export interface EntityAtom {
+  readonly key: string
+  readonly namespace: string | undefined
+  readonly test: (e: Entity) => boolean
+}
+
+/** A test of one end's address (nets or notNets); equal `key`s are the same test. */
+export interface IpAtom {
+  readonly key: string
+  readonly test: (ip: IpAddress | undefined) => boolean
+}
+
+/**
+ * Everything a rule's match reads of one end of a flow, besides that end's port (numeric port ranges) and the
+ * flow's protocol, ICMP fields and IP version: the per-end verdict cache keys an end by exactly these. The
+ * match is a function of (for each entity of the end, in order: its atom results and, with `namedPorts`, its
+ * named ports), the address atom results, the ports and the flow fields — unless `services` is set (then it
+ * also reads the end's endpoint and service directly, and is not cached).
+ */
+export interface EndReads {
+  readonly entityAtoms: readonly EntityAtom[]
+  readonly ipAtoms: readonly IpAtom[]
+  readonly namedPorts: boolean
+  readonly services: boolean
+}
 
 /** A rule ready to match flows. */
 export interface CompiledRule {
@@ -22,7 +52,15 @@ export interface CompiledRule {
   /** Set when the rule needs a field shadowflow cannot observe (`http`); such a rule never matches. */
   readonly unobservable: string | undefined
   readonly matches: (flow: FlowFacts) => boolean
+  /** What `matches` reads of each end (see EndReads). */
+  readonly reads: { readonly src: EndReads, readonly dst: EndReads }
 }
+
+interface MutableEndReads { entityAtoms: EntityAtom[], ipAtoms: IpAtom[], namedPorts: boolean, services: boolean }
+
+const NO_READS: EndReads = Object.freeze({ entityAtoms: Object.freeze([]), ipAtoms: Object.freeze([]), namedPorts: false, services: false })
+
+function newReads (): MutableEndReads { return { entityAtoms: [], ipAtoms: [], namedPorts: false, services: false } }
 
 /** What rule compilation needs from the engine. */
 export interface RuleCompileContext {
@@ -83,21 +121,28 @@ function isBackendOf (service: ServiceEntity, side: FlowSide, checkPort: boolean
     : ep.namedPorts.some(np => np.name === sp.targetPort && np.port === side.port)))
 }
 
-function compileEntityRule (rule: EntityRule, which: 'src' | 'dst', policyNamespace: string | undefined, ctx: RuleCompileContext): Check[] {
+function compileEntityRule (rule: EntityRule, which: 'src' | 'dst', policyNamespace: string | undefined, ctx: RuleCompileContext, reads: MutableEndReads): Check[] {
   const checks: Check[] = []
   const side = (f: FlowFacts): FlowSide => which === 'src' ? f.src : f.dst
   const toCidrs = (nets: readonly string[]): Cidr[] => nets.map(n => parseCidr(n)).filter((c): c is Cidr => c !== undefined)
   if (rule.nets !== undefined) {
     const cidrs = toCidrs(rule.nets)
-    checks.push(f => { const ip = side(f).ip; return ip !== undefined && cidrs.some(c => cidrContains(c, ip)) })
+    const test = (ip: IpAddress | undefined): boolean => ip !== undefined && cidrs.some(c => cidrContains(c, ip))
+    reads.ipAtoms.push({ key: JSON.stringify(['nets', rule.nets]), test })
+    checks.push(f => test(side(f).ip))
   }
   if (rule.notNets !== undefined) {
     const cidrs = toCidrs(rule.notNets)
-    checks.push(f => { const ip = side(f).ip; return ip === undefined || !cidrs.some(c => cidrContains(c, ip)) })
+    const test = (ip: IpAddress | undefined): boolean => ip === undefined || !cidrs.some(c => cidrContains(c, ip))
+    reads.ipAtoms.push({ key: JSON.stringify(['notNets', rule.notNets]), test })
+    checks.push(f => test(side(f).ip))
   }
   const nsSelector = rule.namespaceSelector === undefined ? undefined : ctx.matchers.get(rule.namespaceSelector)
   const nsIsGlobal = nsSelector !== undefined && selectorUsesGlobal(nsSelector.compiled.node)
   const inScope = inScopeFactory(policyNamespace, nsSelector, nsIsGlobal, ctx)
+  // The scope's identity, for atom keys: a namespaceSelector replaces the policy's namespace (inScopeFactory).
+  const scopeKey = nsSelector !== undefined ? ['nsSelector', nsSelector.compiled.canonical] : ['namespace', policyNamespace ?? null]
+  const scopeNamespace = nsSelector === undefined ? policyNamespace : undefined
   const selector = rule.selector === undefined ? undefined : ctx.matchers.get(rule.selector)
   const saNames = rule.serviceAccounts?.names
   const saSelector = rule.serviceAccounts?.selector === undefined ? undefined : ctx.matchers.get(rule.serviceAccounts.selector)
@@ -121,21 +166,31 @@ function compileEntityRule (rule: EntityRule, which: 'src' | 'dst', policyNamesp
     }
     checks.push(f => side(f).entities.some(entityMatches))
     positive = entityMatches
+    reads.entityAtoms.push({
+      key: JSON.stringify(['selector', scopeKey, selector?.compiled.canonical ?? null, hasServiceAccounts, saNames ?? null, saSelector?.compiled.canonical ?? null]),
+      namespace: scopeNamespace,
+      test: entityMatches
+    })
   }
   const portScope = positive ?? (() => true)
   if (rule.notSelector !== undefined) {
     const notSelector = ctx.matchers.get(rule.notSelector)
-    checks.push(f => !side(f).entities.some(e => inScope(e) && notSelector.matchesEntity(e)))
+    const excluded = (e: Entity): boolean => inScope(e) && notSelector.matchesEntity(e)
+    reads.entityAtoms.push({ key: JSON.stringify(['notSelector', scopeKey, notSelector.compiled.canonical]), namespace: scopeNamespace, test: excluded })
+    checks.push(f => !side(f).entities.some(excluded))
   }
   if (rule.ports !== undefined) {
     const set = parsePorts(rule.ports)
+    if (set.names.length > 0) reads.namedPorts = true
     checks.push(f => portMatches(set, side(f), f, portScope))
   }
   if (rule.notPorts !== undefined) {
     const set = parsePorts(rule.notPorts)
+    if (set.names.length > 0) reads.namedPorts = true
     checks.push(f => !portMatches(set, side(f), f, portScope))
   }
   if (rule.services !== undefined) {
+    reads.services = true
     const { name } = rule.services
     const namespace = rule.services.namespace ?? policyNamespace ?? 'default'
     checks.push(f => {
@@ -158,8 +213,10 @@ function icmpMatches (icmp: IcmpFields, flow: FlowFacts): boolean {
 
 /** Compiles rule number `index` of a policy in `policyNamespace` (undefined for global policies). */
 export function compileRule (rule: Rule, index: number, policyNamespace: string | undefined, ctx: RuleCompileContext): CompiledRule {
-  if (rule.http !== undefined) return { action: rule.action, index, unobservable: 'http', matches: () => false }
+  if (rule.http !== undefined) return { action: rule.action, index, unobservable: 'http', matches: () => false, reads: { src: NO_READS, dst: NO_READS } }
   const checks: Check[] = []
+  const src = newReads()
+  const dst = newReads()
   if (rule.protocol !== undefined) {
     const n = protocolNumber(rule.protocol)
     checks.push(f => f.protocol === n)
@@ -171,13 +228,13 @@ export function compileRule (rule: Rule, index: number, policyNamespace: string 
   if (rule.icmp !== undefined) { const icmp = rule.icmp; checks.push(f => icmpMatches(icmp, f)) }
   if (rule.notICMP !== undefined) { const icmp = rule.notICMP; checks.push(f => !icmpMatches(icmp, f)) }
   if (rule.ipVersion !== undefined) { const v = rule.ipVersion; checks.push(f => flowIpVersion(f) === v) }
-  if (rule.source !== undefined) checks.push(...compileEntityRule(rule.source, 'src', policyNamespace, ctx))
-  if (rule.destination !== undefined) checks.push(...compileEntityRule(rule.destination, 'dst', policyNamespace, ctx))
+  if (rule.source !== undefined) checks.push(...compileEntityRule(rule.source, 'src', policyNamespace, ctx, src))
+  if (rule.destination !== undefined) checks.push(...compileEntityRule(rule.destination, 'dst', policyNamespace, ctx, dst))
   const matches = checks.length === 0
     ? () => true
     : (flow: FlowFacts) => {
         for (let i = 0; i < checks.length; i++) if (!(checks[i] as Check)(flow)) return false
         return true
       }
-  return { action: rule.action, index, unobservable: undefined, matches }
+  return { action: rule.action, index, unobservable: undefined, matches, reads: { src, dst } }
 }

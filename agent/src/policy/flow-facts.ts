@@ -4,6 +4,23 @@
 import type { Entity, PolicyEndpoint, ServiceEntity } from './endpoint-model.js'
 import type { IpAddress } from './ip-address.js'
 
+/** One end of a flow as callers know it: an address, an endpoint, or both. */
+export interface FlowEndInput {
+  ip?: IpAddress
+  endpoint?: PolicyEndpoint
+  port?: number
+}
+
+/** A flow to evaluate. */
+export interface FlowInput {
+  src: FlowEndInput
+  dst: FlowEndInput
+  /** IANA protocol number. */
+  protocol: number
+  icmpType?: number
+  icmpCode?: number
+}
+
 /** One end of a flow. */
 export interface FlowSide {
   readonly ip: IpAddress | undefined

@@ -3,16 +3,18 @@
 //  - each endpoint's applicable policies per tier and direction are computed on first use and kept until the
 //    policies or the directory change;
 //  - selector results are remembered per entity (SelectorMatchers);
-//  - whole verdicts are cached per (source, destination, protocol, ports) in a bounded map.
+//  - whole verdicts are cached per (source, destination, protocol, ports) in a bounded map;
+//  - on a miss, each end's verdict is cached per (plan, what the plan's rules observe of both ends, flow fields)
+//    (end-verdict-cache.ts), so flows between different pods the rules cannot tell apart share one evaluation.
 // The enforced pipeline holds the non-staged policies. The pending pipeline is, by default, Calico's: the
 // enforced set plus every staged policy with stagedAction Set, as an additional policy (Delete is ignored).
 // `replace` mode models "apply the staged policy": Set replaces the enforced policy of the same identity and
 // Delete removes it.
 import type { EndpointDirectory, Entity, PolicyEndpoint } from './endpoint-model.js'
-import type { FlowFacts, FlowSide } from './flow-facts.js'
-import type { IpAddress } from './ip-address.js'
+import type { FlowEndInput, FlowFacts, FlowInput, FlowSide } from './flow-facts.js'
 import { compilePolicy, comparePolicies, type CompiledPolicy } from './compile-policy.js'
 import type { RuleCompileContext } from './compile-rule.js'
+import { EndVerdictCache, type EndPlan, type TierPlan } from './end-verdict-cache.js'
 import { type NormalizedPolicy, policyIdentity } from './normalized-policy.js'
 import { triggerOf, type EndpointVerdict, type FlowVerdicts, type PipelineVerdict, type PolicyHit } from './policy-hit.js'
 import type { Tier } from './resources.js'
@@ -27,26 +29,12 @@ export interface PolicyEngineOptions {
   stagedMode?: StagedMode
   /** Bound of the verdict cache (entries); 0 disables it. */
   verdictCacheSize?: number
+  /** Bound of the per-end verdict cache (trie nodes); 0 disables it. */
+  endVerdictCacheSize?: number
 }
 
-/** One end of a flow as callers know it: an address, an endpoint, or both. */
-export interface FlowEndInput {
-  ip?: IpAddress
-  endpoint?: PolicyEndpoint
-  port?: number
-}
+export type { FlowEndInput, FlowInput } from './flow-facts.js'
 
-/** A flow to evaluate. */
-export interface FlowInput {
-  src: FlowEndInput
-  dst: FlowEndInput
-  /** IANA protocol number. */
-  protocol: number
-  icmpType?: number
-  icmpCode?: number
-}
-
-interface TierPlan { readonly tier: TierInfo, readonly policies: readonly CompiledPolicy[] }
 interface EndpointPlan { readonly ingress: readonly TierPlan[], readonly egress: readonly TierPlan[] }
 
 /** A pipeline: the ordered tiers and their ordered policies. */
@@ -62,6 +50,8 @@ interface PipelineTier {
   readonly global: readonly CompiledPolicy[]
   /** Namespaced policies by namespace: an endpoint only ever needs its own namespace's list. */
   readonly byNamespace: ReadonlyMap<string, readonly CompiledPolicy[]>
+  /** Global and the namespace's policies merged in evaluation order, by namespace (filled on first use). */
+  readonly candidates: Map<string, readonly CompiledPolicy[]>
 }
 
 class Pipeline {
@@ -91,7 +81,7 @@ class Pipeline {
         list.push(p)
         byNamespace.set(ns, list)
       }
-      built.push({ tier, policies: sorted, global, byNamespace })
+      built.push({ tier, policies: sorted, global, byNamespace, candidates: new Map() })
     }
     this.tiers = built
   }
@@ -102,19 +92,33 @@ class Pipeline {
       const ingress: TierPlan[] = []
       const egress: TierPlan[] = []
       for (const t of this.tiers) {
-        // Namespaced policies only select pods of their namespace, so only that namespace's list is tested.
-        const local = endpoint.kind === 'workload' ? t.byNamespace.get(endpoint.namespace) : undefined
-        const candidates = local === undefined ? t.global : [...t.global, ...local].sort((a, b) => (this.rank.get(a) ?? 0) - (this.rank.get(b) ?? 0))
-        const selected = candidates.filter(p => (p.appliesToIngress || p.appliesToEgress) && p.selects(endpoint))
-        const inPolicies = selected.filter(p => p.appliesToIngress)
-        const outPolicies = selected.filter(p => p.appliesToEgress)
-        if (inPolicies.length > 0) ingress.push({ tier: t.tier, policies: inPolicies })
-        if (outPolicies.length > 0) egress.push({ tier: t.tier, policies: outPolicies })
+        let inPolicies: CompiledPolicy[] | undefined
+        let outPolicies: CompiledPolicy[] | undefined
+        for (const p of this.candidates(t, endpoint)) {
+          if (!(p.appliesToIngress || p.appliesToEgress) || !p.selects(endpoint)) continue
+          if (p.appliesToIngress) (inPolicies ??= []).push(p)
+          if (p.appliesToEgress) (outPolicies ??= []).push(p)
+        }
+        if (inPolicies !== undefined) ingress.push({ tier: t.tier, policies: inPolicies })
+        if (outPolicies !== undefined) egress.push({ tier: t.tier, policies: outPolicies })
       }
       plan = { ingress, egress }
       this.plans[endpoint.id] = plan
     }
     return plan
+  }
+
+  /** The policies of a tier that may select an endpoint, in evaluation order (merged once per namespace). */
+  private candidates (t: PipelineTier, endpoint: PolicyEndpoint): readonly CompiledPolicy[] {
+    // Namespaced policies only select pods of their namespace, so only that namespace's list is tested.
+    if (endpoint.kind !== 'workload') return t.global
+    let merged = t.candidates.get(endpoint.namespace)
+    if (merged === undefined) {
+      const local = t.byNamespace.get(endpoint.namespace)
+      merged = local === undefined ? t.global : [...t.global, ...local].sort((a, b) => (this.rank.get(a) ?? 0) - (this.rank.get(b) ?? 0))
+      t.candidates.set(endpoint.namespace, merged)
+    }
+    return merged
   }
 
   clearPlans (): void { this.plans = [] }
@@ -132,6 +136,18 @@ function samePlans (a: readonly TierPlan[], b: readonly TierPlan[]): boolean {
   return true
 }
 
+/**
+ * The shared plans (EndVerdictCache.plan) of one endpoint per pipeline and direction, for the per-end cache:
+ * equal tiers and policies give the same object, so `pendingIngress === enforcedIngress` says no staged policy
+ * changes this endpoint's ingress and the pending verdict is the enforced one.
+ */
+interface EndPlans {
+  readonly enforcedIngress: EndPlan
+  readonly enforcedEgress: EndPlan
+  readonly pendingIngress: EndPlan
+  readonly pendingEgress: EndPlan
+}
+
 /** Both pipelines' plans of one endpoint, and whether they coincide per direction. */
 interface PlanPair {
   readonly enforced: EndpointPlan
@@ -139,10 +155,13 @@ interface PlanPair {
   /** True when no staged policy changes this endpoint's ingress: the pending verdict is the enforced one. */
   readonly sameIngress: boolean
   readonly sameEgress: boolean
+  /** Built on the first cached evaluation (evaluateUncached never needs them). */
+  ends: EndPlans | undefined
 }
 
 const NO_HITS: readonly PolicyHit[] = Object.freeze([])
 const NO_ENTITIES: readonly Entity[] = Object.freeze([])
+const NO_UNOBSERVABLE: readonly string[] = Object.freeze([])
 
 /** Evaluates one direction on one endpoint through a tier plan (design: tiers, rules, end of tier, profiles). */
 function evaluateEndpoint (plans: readonly TierPlan[], direction: 'ingress' | 'egress', flow: FlowFacts, endpoint: PolicyEndpoint, unobservable: string[]): EndpointVerdict {
@@ -185,6 +204,11 @@ export interface PolicyEngineStats {
   verdictCacheHits: number
   verdictCacheMisses: number
   verdictCacheEvictions: number
+  /** Per-end verdict cache (one lookup per end and pipeline evaluated on a whole-verdict cache miss). */
+  endCacheHits: number
+  endCacheMisses: number
+  endCacheEvictions: number
+  endCacheEntries: number
   selectors: number
 }
 
@@ -201,13 +225,15 @@ export class PolicyEngine {
   private enforced: Pipeline = new Pipeline(this.tiers, [])
   private pending: Pipeline = new Pipeline(this.tiers, [])
   private readonly verdictCache: VerdictCache
+  private readonly ends: EndVerdictCache
   private usesSourcePorts = false
   private planPairs: Array<PlanPair | undefined> = []
-  private readonly counters: PolicyEngineStats = { policiesCompiled: 0, policiesReused: 0, verdictCacheHits: 0, verdictCacheMisses: 0, verdictCacheEvictions: 0, selectors: 0 }
+  private readonly counters: PolicyEngineStats = { policiesCompiled: 0, policiesReused: 0, verdictCacheHits: 0, verdictCacheMisses: 0, verdictCacheEvictions: 0, endCacheHits: 0, endCacheMisses: 0, endCacheEvictions: 0, endCacheEntries: 0, selectors: 0 }
 
   constructor (directory: EndpointDirectory, options: PolicyEngineOptions = {}) {
     this.stagedMode = options.stagedMode ?? 'calico'
     this.verdictCache = new VerdictCache(options.verdictCacheSize ?? 1 << 20)
+    this.ends = new EndVerdictCache(options.endVerdictCacheSize ?? 1 << 20)
     this.directory = directory
     this.matchers.reset(directory.entityCount)
     this.ctx = { matchers: this.matchers, directory: () => this.directory }
@@ -239,6 +265,7 @@ export class PolicyEngine {
     this.tiers = buildTiers(tiers, policies.map(p => p.ref.tier))
     this.enforced = new Pipeline(this.tiers, compiled.filter(c => !c.policy.staged))
     this.pending = new Pipeline(this.tiers, this.pendingSet(compiled))
+    this.ends.setPolicies(compiled, this.directory.entityCount)
     this.planPairs = []
     this.verdictCache.clear()
   }
@@ -259,6 +286,7 @@ export class PolicyEngine {
     this.matchers.reset(directory.entityCount)
     this.enforced.clearPlans()
     this.pending.clearPlans()
+    this.ends.setDirectory(directory.entityCount)
     this.planPairs = []
     this.verdictCache.clear()
   }
@@ -273,7 +301,10 @@ export class PolicyEngine {
   }
 
   /** Counters for metrics and benchmarks. */
-  stats (): PolicyEngineStats { return { ...this.counters, verdictCacheEvictions: this.verdictCache.evictions, selectors: this.matchers.size } }
+  stats (): PolicyEngineStats {
+    const ends = this.ends.counters
+    return { ...this.counters, verdictCacheEvictions: this.verdictCache.evictions, endCacheHits: ends.hits, endCacheMisses: ends.misses, endCacheEvictions: ends.evictions, endCacheEntries: ends.entries, selectors: this.matchers.size }
+  }
 
   private side (end: FlowEndInput, isDestination: boolean): FlowSide {
     const ip = end.ip ?? end.endpoint?.ips[0]
@@ -291,13 +322,17 @@ export class PolicyEngine {
     const cached = this.verdictCache.get(flow, this.usesSourcePorts)
     if (cached !== undefined) { this.counters.verdictCacheHits++; return cached }
     this.counters.verdictCacheMisses++
-    const verdicts = this.evaluateUncached(flow)
+    const verdicts = this.evaluateFlow(flow, this.ends.enabled)
     this.verdictCache.set(flow, this.usesSourcePorts, verdicts)
     return verdicts
   }
 
-  /** Evaluates a flow in both pipelines without the verdict cache. */
+  /** Evaluates a flow in both pipelines without the verdict caches. */
   evaluateUncached (flow: FlowInput): FlowVerdicts {
+    return this.evaluateFlow(flow, false)
+  }
+
+  private evaluateFlow (flow: FlowInput, endCache: boolean): FlowVerdicts {
     const facts: FlowFacts = {
       protocol: flow.protocol,
       icmpType: flow.icmpType,
@@ -310,13 +345,45 @@ export class PolicyEngine {
     // policy touches an end, its pending evaluation is the enforced one and is not repeated.
     const srcEp = facts.src.endpoint
     const dstEp = facts.dst.endpoint
-    const srcPlans = srcEp === undefined ? undefined : this.planPair(srcEp)
-    const dstPlans = dstEp === undefined ? undefined : this.planPair(dstEp)
-    const srcEnforced = srcPlans === undefined ? undefined : evaluateEndpoint(srcPlans.enforced.egress, 'egress', facts, srcEp as PolicyEndpoint, unobservable)
-    const dstEnforced = dstPlans === undefined ? undefined : evaluateEndpoint(dstPlans.enforced.ingress, 'ingress', facts, dstEp as PolicyEndpoint, unobservable)
-    const srcPending = srcPlans === undefined ? undefined : srcPlans.sameEgress ? srcEnforced : evaluateEndpoint(srcPlans.pending.egress, 'egress', facts, srcEp as PolicyEndpoint, unobservable)
-    const dstPending = dstPlans === undefined ? undefined : dstPlans.sameIngress ? dstEnforced : evaluateEndpoint(dstPlans.pending.ingress, 'ingress', facts, dstEp as PolicyEndpoint, unobservable)
-    return { enforced: combine(srcEnforced, dstEnforced), pending: combine(srcPending, dstPending), unobservable }
+    const srcPair = srcEp === undefined ? undefined : this.planPair(srcEp)
+    const dstPair = dstEp === undefined ? undefined : this.planPair(dstEp)
+    let srcEnforced: EndpointVerdict | undefined
+    let dstEnforced: EndpointVerdict | undefined
+    let srcPending: EndpointVerdict | undefined
+    let dstPending: EndpointVerdict | undefined
+    if (endCache) {
+      const srcPlans = srcPair === undefined ? undefined : this.endPlans(srcPair)
+      const dstPlans = dstPair === undefined ? undefined : this.endPlans(dstPair)
+      srcEnforced = srcPlans === undefined ? undefined : this.cachedEnd(srcPlans.enforcedEgress, facts, srcEp as PolicyEndpoint, unobservable)
+      dstEnforced = dstPlans === undefined ? undefined : this.cachedEnd(dstPlans.enforcedIngress, facts, dstEp as PolicyEndpoint, unobservable)
+      srcPending = srcPlans === undefined ? undefined : srcPlans.pendingEgress === srcPlans.enforcedEgress ? srcEnforced : this.cachedEnd(srcPlans.pendingEgress, facts, srcEp as PolicyEndpoint, unobservable)
+      dstPending = dstPlans === undefined ? undefined : dstPlans.pendingIngress === dstPlans.enforcedIngress ? dstEnforced : this.cachedEnd(dstPlans.pendingIngress, facts, dstEp as PolicyEndpoint, unobservable)
+    } else {
+      srcEnforced = srcPair === undefined ? undefined : evaluateEndpoint(srcPair.enforced.egress, 'egress', facts, srcEp as PolicyEndpoint, unobservable)
+      dstEnforced = dstPair === undefined ? undefined : evaluateEndpoint(dstPair.enforced.ingress, 'ingress', facts, dstEp as PolicyEndpoint, unobservable)
+      srcPending = srcPair === undefined ? undefined : srcPair.sameEgress ? srcEnforced : evaluateEndpoint(srcPair.pending.egress, 'egress', facts, srcEp as PolicyEndpoint, unobservable)
+      dstPending = dstPair === undefined ? undefined : dstPair.sameIngress ? dstEnforced : evaluateEndpoint(dstPair.pending.ingress, 'ingress', facts, dstEp as PolicyEndpoint, unobservable)
+    }
+    // Nearly every flow meets no unobservable field: one shared empty list instead of one per cached verdict.
+    return { enforced: combine(srcEnforced, dstEnforced), pending: combine(srcPending, dstPending), unobservable: unobservable.length === 0 ? NO_UNOBSERVABLE : unobservable }
+  }
+
+  /** One end's verdict through the per-end cache; unobservable fields met are merged as a fresh evaluation would. */
+  private cachedEnd (plan: EndPlan, facts: FlowFacts, endpoint: PolicyEndpoint, unobservable: string[]): EndpointVerdict {
+    const egress = plan.direction === 'egress'
+    const cached = this.ends.get(plan, facts, egress ? facts.src : facts.dst, egress ? facts.dst : facts.src, endpoint, this.usesSourcePorts)
+    if (cached !== undefined) {
+      this.ends.counters.hits++
+      const met = cached.unobservable
+      for (let i = 0; i < met.length; i++) if (!unobservable.includes(met[i] as string)) unobservable.push(met[i] as string)
+      return cached.verdict
+    }
+    this.ends.counters.misses++
+    const own: string[] = []
+    const verdict = evaluateEndpoint(plan.tiers, plan.direction, facts, endpoint, own)
+    this.ends.store(plan, verdict, own)
+    for (const u of own) if (!unobservable.includes(u)) unobservable.push(u)
+    return verdict
   }
 
   private planPair (endpoint: PolicyEndpoint): PlanPair {
@@ -324,10 +391,26 @@ export class PolicyEngine {
     if (pair === undefined) {
       const enforced = this.enforced.planFor(endpoint)
       const pending = this.pending.planFor(endpoint)
-      pair = { enforced, pending, sameIngress: samePlans(enforced.ingress, pending.ingress), sameEgress: samePlans(enforced.egress, pending.egress) }
+      pair = { enforced, pending, sameIngress: samePlans(enforced.ingress, pending.ingress), sameEgress: samePlans(enforced.egress, pending.egress), ends: undefined }
       this.planPairs[endpoint.id] = pair
     }
     return pair
+  }
+
+  private endPlans (pair: PlanPair): EndPlans {
+    let ends = pair.ends
+    if (ends === undefined) {
+      const enforcedIngress = this.ends.plan(pair.enforced.ingress, 'ingress')
+      const enforcedEgress = this.ends.plan(pair.enforced.egress, 'egress')
+      ends = {
+        enforcedIngress,
+        enforcedEgress,
+        pendingIngress: pair.sameIngress ? enforcedIngress : this.ends.plan(pair.pending.ingress, 'ingress'),
+        pendingEgress: pair.sameEgress ? enforcedEgress : this.ends.plan(pair.pending.egress, 'egress')
+      }
+      pair.ends = ends
+    }
+    return ends
   }
 }
 

@@ -3,7 +3,7 @@
 // (destination address × 65536 + port), so a warm lookup builds no string and allocates nothing. Every other
 // flow uses a string key. When the bound is reached the cache is emptied at once (counted): a cheap, honest
 // bound for a cache that is rebuilt by the traffic itself in one interval.
-import type { FlowEndInput, FlowInput } from './policy-engine.js'
+import type { FlowEndInput, FlowInput } from './flow-facts.js'
 import type { FlowVerdicts } from './policy-hit.js'
 
 /**

@@ -1,0 +1,395 @@
+// The per-end verdict cache. A flow's verdict is two independent evaluations per pipeline — egress on the source
+// endpoint, ingress on the destination — and each depends only on the end's plan (its ordered tiers and
+// policies), the local endpoint's profile, the flow's protocol, ICMP fields, IP version and ports, and, for each
+// end, what the plan's rules can observe of it (compile-rule.ts, EndReads): per entity at that end the results of
+// the rules' entity tests (selector and notSelector parts, "atoms") and its named ports, plus the results of the
+// rules' address tests (nets, notNets). Keying an end's verdict by exactly those makes pods that the plan cannot
+// tell apart share entries: a popular server's ingress verdict for clients of one kind is computed once, where
+// the whole-flow cache (verdict-cache.ts) needs every (client, server, port).
+//
+// Each end is reduced to a class token per plan (equal tokens ⇔ equal observations), and an entry is keyed by one
+// number: (local class, peer class, flow fields); flows with ICMP fields or source-port-dependent rules use a
+// text key. Plans whose rules read services are not cached (a service rule reads the endpoint itself). Memory is
+// bounded by entries and end classes together: past the bound everything starts over (counted as evictions).
+import type { CompiledPolicy } from './compile-policy.js'
+import type { EntityAtom, EndReads, IpAtom } from './compile-rule.js'
+import type { Entity, PolicyEndpoint } from './endpoint-model.js'
+import type { IpAddress } from './ip-address.js'
+import { flowIpVersion, type FlowFacts, type FlowSide } from './flow-facts.js'
+import type { EndpointVerdict } from './policy-hit.js'
+import type { TierInfo } from './tiers.js'
+
+/** The policies of one tier that apply to an endpoint in one direction, in evaluation order. */
+export interface TierPlan { readonly tier: TierInfo, readonly policies: readonly CompiledPolicy[] }
+
+/**
+ * What a plan's rules read of one end (local or peer), and the classes of ends seen so far. Plans that read the
+ * same are given the same EndKey, so an entity's class is found once for all of them.
+ */
+class EndKey {
+  /** Class token by numeric observation code, and by observation text when the code does not fit. */
+  byCode = new Map<number, number>()
+  byText = new Map<string, number>()
+  classes = 0
+  /** Class token + 1 by entity id, for an end that is one entity at its own first address (0: not known). */
+  byEntity: Uint16Array | undefined = undefined
+  generation = 0
+
+  constructor (
+    /** Ids of the entity atoms some rule reads at this end, ascending. */
+    readonly atoms: Int32Array,
+    readonly ipAtoms: readonly IpAtom[],
+    readonly namedPorts: boolean
+  ) {}
+}
+
+/** A cached end verdict with the unobservable rule fields met computing it (merged into the flow's list on a hit). */
+export interface CachedEnd {
+  readonly verdict: EndpointVerdict
+  readonly unobservable: readonly string[]
+}
+
+/** What the rules of a plan read of one end, collected. */
+class ReadsBuilder {
+  readonly atoms = new Set<number>()
+  readonly ipAtoms = new Map<string, IpAtom>()
+  namedPorts = false
+}
+
+/** One direction's plan, shared by every endpoint (of either pipeline) with the same tiers and policies. */
+export class EndPlan {
+  entries = new Map<number, CachedEnd>()
+  textEntries = new Map<string, CachedEnd>()
+  generation = 0
+
+  constructor (
+    readonly tiers: readonly TierPlan[],
+    readonly direction: 'ingress' | 'egress',
+    /** The end evaluated on (destination for ingress, source for egress) and the other end. */
+    readonly local: EndKey,
+    readonly peer: EndKey,
+    /** False when a rule reads services (then the end is evaluated every time). */
+    readonly cacheable: boolean
+  ) {}
+}
+
+/** Entity slots (two bytes each) of all EndKey.byEntity arrays together. */
+const MAX_ENTITY_SLOTS = 1 << 24
+/** Class tokens per end and plan stay below this, so (local, peer, flow fields) packs into one safe integer. */
+const MAX_CLASSES = 1 << 13
+const FLOW_FIELDS = 2 ** 26
+// Numeric observation code of a peer of one entity: atom bits, named-port class, address bits (28 bits: a small
+// integer, cheap as a map key).
+const CODE_ATOMS = 16
+const CODE_NAMED_PORTS_BITS = 8
+const CODE_NAMED_PORTS = 1 << CODE_NAMED_PORTS_BITS
+const CODE_IP_ATOMS = 4
+const NONE: readonly string[] = Object.freeze([])
+const UNKNOWN = 0
+const NO = 1
+const YES = 2
+
+/** Counters of the per-end cache. */
+export interface EndCacheCounters { hits: number, misses: number, evictions: number, entries: number }
+
+export class EndVerdictCache {
+  private readonly atomIds = new Map<EntityAtom, number>()
+  private atomTests: Array<(e: Entity) => boolean> = []
+  /** Per atom, its result per entity id (UNKNOWN, NO, YES), filled on first use. */
+  private atomResults: Array<Uint8Array | undefined> = []
+  private entityCount = 0
+  private namedPortClasses: Int32Array = new Int32Array(0)
+  private readonly namedPortClassByText = new Map<string, number>()
+  private readonly profileIds = new Map<string, number>()
+  private profileByEntity: Int32Array = new Int32Array(0)
+  private plans = new Map<string, EndPlan>()
+  private endKeys = new Map<string, EndKey>()
+  /** Entity slots of EndKey.byEntity arrays allocated, against MAX_ENTITY_SLOTS. */
+  private entitySlots = 0
+  private policyNumbers = new Map<CompiledPolicy, number>()
+  private generation = 0
+  /** Entries and end classes, against the bound. */
+  private size = 0
+  readonly counters: EndCacheCounters = { hits: 0, misses: 0, evictions: 0, entries: 0 }
+  /** The key of the last `get` (numeric or text), for `store`. */
+  private lastKey: number | undefined = undefined
+  private lastText: string | undefined = undefined
+
+  /** `maxSize` bounds entries and end classes of all plans together; 0 disables the cache. */
+  constructor (private readonly maxSize: number) {}
+
+  get enabled (): boolean { return this.maxSize > 0 }
+
+  /** A new policy set: atoms are numbered afresh (equal keys, one number), plans and entries dropped. */
+  setPolicies (compiled: readonly CompiledPolicy[], entityCount: number): void {
+    this.atomIds.clear()
+    this.atomTests = []
+    this.policyNumbers = new Map()
+    const byKey = new Map<string, number>()
+    const register = (reads: EndReads): void => {
+      for (const atom of reads.entityAtoms) {
+        let id = byKey.get(atom.key)
+        if (id === undefined) {
+          id = byKey.size
+          byKey.set(atom.key, id)
+          this.atomTests.push(atom.test)
+        }
+        this.atomIds.set(atom, id)
+      }
+    }
+    for (const c of compiled) {
+      if (this.policyNumbers.has(c)) continue
+      this.policyNumbers.set(c, this.policyNumbers.size)
+      for (const rule of c.ingress) { register(rule.reads.src); register(rule.reads.dst) }
+      for (const rule of c.egress) { register(rule.reads.src); register(rule.reads.dst) }
+    }
+    this.plans = new Map()
+    this.endKeys = new Map()
+    this.setDirectory(entityCount)
+  }
+
+  /** A new endpoint directory: what was learned about entities and every entry is dropped. */
+  setDirectory (entityCount: number): void {
+    this.entityCount = entityCount
+    this.atomResults = []
+    this.namedPortClasses = new Int32Array(entityCount)
+    this.namedPortClassByText.clear()
+    this.profileIds.clear()
+    this.profileByEntity = new Int32Array(entityCount)
+    this.dropEntries(false)
+  }
+
+  private dropEntries (evicted: boolean): void {
+    if (evicted) this.counters.evictions += this.counters.entries
+    this.counters.entries = 0
+    this.size = 0
+    this.entitySlots = 0
+    this.generation++
+  }
+
+  /** The shared plan for one direction's tier plans (equal tiers and policies → the same object). */
+  plan (tiers: readonly TierPlan[], direction: 'ingress' | 'egress'): EndPlan {
+    let key: string = direction
+    for (const t of tiers) {
+      key += `|${t.tier.name}`
+      for (const p of t.policies) key += `,${this.policyNumbers.get(p) ?? -1}`
+    }
+    let plan = this.plans.get(key)
+    if (plan === undefined) {
+      const src = new ReadsBuilder()
+      const dst = new ReadsBuilder()
+      let cacheable = true
+      for (const t of tiers) {
+        for (const p of t.policies) {
+          for (const rule of direction === 'ingress' ? p.ingress : p.egress) {
+            if (rule.reads.src.services || rule.reads.dst.services) cacheable = false
+            this.addReads(src, rule.reads.src)
+            this.addReads(dst, rule.reads.dst)
+          }
+        }
+      }
+      const local = direction === 'ingress' ? dst : src
+      const peer = direction === 'ingress' ? src : dst
+      plan = new EndPlan(tiers, direction, this.endKey(local, true), this.endKey(peer, false), cacheable)
+      this.plans.set(key, plan)
+    }
+    return plan
+  }
+
+  private addReads (builder: ReadsBuilder, reads: EndReads): void {
+    for (const atom of reads.entityAtoms) {
+      const id = this.atomIds.get(atom)
+      // Every atom of a loaded policy is numbered; an unknown one would mean a stale plan, so it is never skipped.
+      if (id === undefined) throw new Error('policy engine: rule atom not registered')
+      builder.atoms.add(id)
+    }
+    for (const atom of reads.ipAtoms) builder.ipAtoms.set(atom.key, atom)
+    if (reads.namedPorts) builder.namedPorts = true
+  }
+
+  /** The shared EndKey for what a plan reads of its local (with profile) or peer end. */
+  private endKey (builder: ReadsBuilder, local: boolean): EndKey {
+    const atoms = [...builder.atoms].sort((a, b) => a - b)
+    const ipKeys = [...builder.ipAtoms.keys()].sort()
+    const text = JSON.stringify([local, atoms, ipKeys, builder.namedPorts])
+    let key = this.endKeys.get(text)
+    if (key === undefined) {
+      key = new EndKey(Int32Array.from(atoms), ipKeys.map(k => builder.ipAtoms.get(k) as IpAtom), builder.namedPorts)
+      this.endKeys.set(text, key)
+    }
+    return key
+  }
+
+  /**
+   * The cached verdict of this end, or undefined (then `store` files the computed one under the same key; it
+   * files nothing when the end cannot be cached: services read, class bound reached, cache disabled).
+   */
+  get (plan: EndPlan, flow: FlowFacts, local: FlowSide, peer: FlowSide, endpoint: PolicyEndpoint, sourcePorts: boolean): CachedEnd | undefined {
+    this.lastKey = undefined
+    this.lastText = undefined
+    if (!plan.cacheable || this.maxSize <= 0) return undefined
+    if (this.size >= this.maxSize) this.dropEntries(true)
+    if (plan.generation !== this.generation) this.resetPlan(plan)
+    const localClass = this.classOf(plan.local, local, endpoint)
+    const peerClass = this.classOf(plan.peer, peer, undefined)
+    if (localClass === undefined || peerClass === undefined) return undefined
+    const ends = localClass * MAX_CLASSES + peerClass
+    const fields = flowFields(flow)
+    if (fields !== undefined && !(sourcePorts && flow.src.port !== undefined)) {
+      const key = ends * FLOW_FIELDS + fields
+      this.lastKey = key
+      return plan.entries.get(key)
+    }
+    const text = `${ends}|${flow.protocol}|${flow.dst.port ?? ''}|${sourcePorts ? flow.src.port ?? '' : ''}|${flow.icmpType ?? ''}|${flow.icmpCode ?? ''}|${flowIpVersion(flow) ?? ''}`
+    this.lastText = text
+    return plan.textEntries.get(text)
+  }
+
+  /** Files a verdict under the key of the last `get`. */
+  store (plan: EndPlan, verdict: EndpointVerdict, unobservable: readonly string[]): void {
+    const entry: CachedEnd = { verdict, unobservable: unobservable.length === 0 ? NONE : unobservable }
+    if (this.lastKey !== undefined) plan.entries.set(this.lastKey, entry)
+    else if (this.lastText !== undefined) plan.textEntries.set(this.lastText, entry)
+    else return
+    this.counters.entries++
+    this.size++
+  }
+
+  private resetPlan (plan: EndPlan): void {
+    plan.entries = new Map()
+    plan.textEntries = new Map()
+    plan.generation = this.generation
+  }
+
+  /**
+   * The class token of one end for a plan: equal tokens ⇔ equal observations — per entity (in order) the
+   * results of the plan's atoms and, when rules name ports, its named ports; the address atoms; and for the
+   * local end the profile it falls back to. Undefined past MAX_CLASSES (the end is then evaluated uncached).
+   */
+  private classOf (key: EndKey, side: FlowSide, endpoint: PolicyEndpoint | undefined): number | undefined {
+    if (key.generation !== this.generation) {
+      key.byCode = new Map()
+      key.byText = new Map()
+      key.classes = 0
+      key.byEntity = undefined
+      key.generation = this.generation
+    }
+    // Nearly every end is one entity (for the local end: the endpoint) at its own first address, or observed
+    // without its address: its class is remembered by entity id.
+    const only = side.entities.length === 1 ? side.entities[0] as Entity : undefined
+    const byId = only !== undefined && (endpoint === undefined || endpoint === only) &&
+      (key.ipAtoms.length === 0 || (only.kind !== 'networkset' && sameIp(side.ip, only.ips[0])))
+    let slots = key.byEntity
+    if (byId) {
+      if (slots !== undefined) {
+        const known = only.id < slots.length ? slots[only.id] as number : 0
+        if (known !== 0) return known - 1
+      } else if (this.entitySlots + this.entityCount <= MAX_ENTITY_SLOTS) {
+        slots = new Uint16Array(this.entityCount)
+        key.byEntity = slots
+        this.entitySlots += this.entityCount
+      }
+    }
+    const token = this.computeClass(key, side, endpoint)
+    if (byId && token !== undefined && slots !== undefined && only.id < slots.length) slots[only.id] = token + 1
+    return token
+  }
+
+  private computeClass (key: EndKey, side: FlowSide, endpoint: PolicyEndpoint | undefined): number | undefined {
+    const entities = side.entities
+    const atoms = key.atoms
+    const ipAtoms = key.ipAtoms
+    if (endpoint === undefined && entities.length <= 1 && atoms.length <= CODE_ATOMS && ipAtoms.length <= CODE_IP_ATOMS) {
+      // The common peer, one entity or none, as one small integer (no text built).
+      const e = entities[0]
+      let code = 0
+      if (e !== undefined) {
+        const id = e.id
+        for (let i = 0; i < atoms.length; i++) {
+          const atom = atoms[i] as number
+          const results = this.atomResults[atom]
+          const known = results === undefined || id >= results.length ? UNKNOWN : results[id]
+          if (known === YES || (known === UNKNOWN && this.holds(atom, e))) code |= 1 << i
+        }
+      }
+      const ports = key.namedPorts && e !== undefined ? this.namedPortClass(e) : 0
+      if (ports < CODE_NAMED_PORTS) {
+        code = (code << CODE_NAMED_PORTS_BITS) | ports
+        for (let i = 0; i < ipAtoms.length; i++) code = (code << 1) | ((ipAtoms[i] as IpAtom).test(side.ip) ? 1 : 0)
+        // No entity is told apart from an entity with no atom held by the sign.
+        if (e === undefined) code = -1 - code
+        const token = key.byCode.get(code)
+        if (token !== undefined) return token
+        if (key.classes >= MAX_CLASSES) return undefined
+        key.byCode.set(code, key.classes)
+        this.size++
+        return key.classes++
+      }
+    }
+    let text = endpoint === undefined ? '' : `${this.profileId(endpoint)}`
+    for (const e of entities) {
+      text += '/'
+      for (let i = 0; i < atoms.length; i++) if (this.holds(atoms[i] as number, e)) text += `${i},`
+      if (key.namedPorts) text += `:${this.namedPortClass(e)}`
+    }
+    text += '|'
+    for (let i = 0; i < ipAtoms.length; i++) text += (ipAtoms[i] as IpAtom).test(side.ip) ? '1' : '0'
+    const token = key.byText.get(text)
+    if (token !== undefined) return token
+    if (key.classes >= MAX_CLASSES) return undefined
+    key.byText.set(text, key.classes)
+    this.size++
+    return key.classes++
+  }
+
+  /** Whether atom `id` holds for an entity (remembered per entity id). */
+  private holds (id: number, e: Entity): boolean {
+    let results = this.atomResults[id]
+    if (results === undefined) { results = new Uint8Array(this.entityCount); this.atomResults[id] = results }
+    const known = results[e.id]
+    if (known === YES) return true
+    if (known === NO) return false
+    const result = (this.atomTests[id] as (e: Entity) => boolean)(e)
+    if (e.id < results.length) results[e.id] = result ? YES : NO
+    return result
+  }
+
+  /** The profile an evaluation falls back to is all it reads of the local endpoint itself. */
+  private profileId (endpoint: PolicyEndpoint): number {
+    // Remembered per entity id, from 1 (0: not yet known).
+    const known = endpoint.id < this.profileByEntity.length ? this.profileByEntity[endpoint.id] as number : 0
+    if (known !== 0) return known - 1
+    const text = endpoint.kind === 'workload' ? `ns:${endpoint.namespace}` : endpoint.profiles.includes('projectcalico-default-allow') ? 'host:allow' : 'host:deny'
+    let id = this.profileIds.get(text)
+    if (id === undefined) { id = this.profileIds.size; this.profileIds.set(text, id) }
+    if (endpoint.id < this.profileByEntity.length) this.profileByEntity[endpoint.id] = id + 1
+    return id
+  }
+
+  /** Entities with the same named ports share a class (from 1, remembered per entity id); network sets are 0. */
+  private namedPortClass (e: Entity): number {
+    if (e.kind === 'networkset') return 0
+    let c = e.id < this.namedPortClasses.length ? this.namedPortClasses[e.id] as number : 0
+    if (c === 0) {
+      const text = JSON.stringify(e.namedPorts.map(np => [np.name, np.protocol, np.port]))
+      c = this.namedPortClassByText.get(text) ?? this.namedPortClassByText.size + 1
+      this.namedPortClassByText.set(text, c)
+      if (e.id < this.namedPortClasses.length) this.namedPortClasses[e.id] = c
+    }
+    return c
+  }
+}
+
+/** Protocol, destination port and IP version in one number below FLOW_FIELDS; undefined with ICMP fields or odd values. */
+function sameIp (a: IpAddress | undefined, b: IpAddress | undefined): boolean {
+  return a !== undefined && b !== undefined && a.version === b.version && a.value === b.value
+}
+
+function flowFields (flow: FlowFacts): number | undefined {
+  const { protocol } = flow
+  const port = flow.dst.port
+  if (flow.icmpType !== undefined || flow.icmpCode !== undefined || (protocol >>> 0) !== protocol || protocol > 255) return undefined
+  if (port !== undefined && ((port >>> 0) !== port || port > 65535)) return undefined
+  const version = flowIpVersion(flow)
+  return ((protocol * 65537 + (port ?? 65536)) * 3) + (version === 4 ? 1 : version === 6 ? 2 : 0)
+}
