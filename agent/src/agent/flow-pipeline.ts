@@ -5,6 +5,7 @@ import { FlowEndpointResolver } from '../endpoints/flow-endpoint-resolver.js'
 import { FlowLogAggregator } from '../flows/flow-log-aggregator.js'
 import type { FlowLog } from '../flows/flow-log.js'
 import { PolicyEngine, type StagedMode } from '../policy/policy-engine.js'
+import { emptyRecord } from '../tap/record-layout.js'
 import type { TapSource } from '../tap/tap-source.js'
 import type { PolicySet } from './policy-source.js'
 
@@ -107,9 +108,11 @@ export class FlowPipeline {
     const tick = setInterval(() => { close(Date.now()) }, tickMs)
     let shiftMs: number | undefined = options.captureClock === 'now' ? undefined : 0
     try {
+      // One record object for the whole run where the source can decode into it (the aggregator keeps none).
+      const scratch = emptyRecord()
       for await (const batch of source) {
         for (let i = 0; i < batch.count; i++) {
-          const record = batch.record(i)
+          const record = batch.recordInto !== undefined ? batch.recordInto(i, scratch) : batch.record(i)
           shiftMs ??= Date.now() - record.firstSeenMs
           if (shiftMs !== 0) { record.firstSeenMs += shiftMs; record.lastSeenMs += shiftMs }
           if (record.lastSeenMs > this.newestRecordMs) this.newestRecordMs = record.lastSeenMs

@@ -29,6 +29,11 @@ class DecodedBatch implements FlowRecordBatch {
     return this.decoder.record(i)
   }
 
+  recordInto (i: number, into: FlowRecord): FlowRecord {
+    if (i < 0 || i >= this.count) throw new RangeError(`record ${i} outside batch of ${this.count}`)
+    return this.decoder.recordInto(i, into)
+  }
+
   records (): FlowRecord[] {
     const out = new Array<FlowRecord>(this.count)
     for (let i = 0; i < this.count; i++) out[i] = this.decoder.record(i)

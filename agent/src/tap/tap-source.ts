@@ -7,6 +7,8 @@ export interface FlowRecordBatch {
   readonly count: number
   /** Decodes record `i` (0 ≤ i < count) into a new object. */
   record (i: number): FlowRecord
+  /** Decodes record `i` into `into`, overwriting every field (no allocation); optional for simple sources. */
+  recordInto?: (i: number, into: FlowRecord) => FlowRecord
   /** Decodes every record of the batch. */
   records (): FlowRecord[]
 }
