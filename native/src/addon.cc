@@ -152,6 +152,7 @@ class TapWrap : public Napi::ObjectWrap<TapWrap> {
       e.rescan_ms = static_cast<int>(NumberOption(o, "rescanMs", 1000));
       e.sweep_ms = static_cast<int>(NumberOption(o, "sweepMs", 1000));
       e.ring_bytes = static_cast<uint32_t>(NumberOption(o, "ringBytes", 1 << 20));
+      if (o.Get("attach").IsString()) e.attach = StringOption(o, "attach");
       tap_ = sf::OpenEbpf(e, common, &error);
     } else {
       error = {"ERR_TAP_OPEN", "unknown tap kind '" + kind + "'"};
@@ -232,6 +233,7 @@ class TapWrap : public Napi::ObjectWrap<TapWrap> {
     Napi::Object out = Napi::Object::New(env);
     if (!tap_) return out;
     for (const auto& kv : tap_->Stats()) out.Set(kv.first, Napi::Number::New(env, kv.second));
+    for (const auto& kv : tap_->Labels()) out.Set(kv.first, Napi::String::New(env, kv.second));
     return out;
   }
 

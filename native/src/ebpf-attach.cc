@@ -5,8 +5,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <linux/magic.h>
+#include <linux/pkt_cls.h>
 #include <net/if.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -20,6 +22,56 @@
 
 namespace sf {
 namespace {
+
+// TCX (Linux 6.6, "bpf: Add fd-based tcx multi-prog infra with link support"). Debian 12's linux-libc-dev (6.1)
+// and libbpf 1.1 predate it, so the UAPI numbers are defined here, from include/uapi/linux/bpf.h of 6.6+:
+// enum bpf_attach_type { …, BPF_NETFILTER = 45, BPF_TCX_INGRESS = 46, BPF_TCX_EGRESS = 47, … } and
+// #define BPF_F_BEFORE (1U << 3). A kernel without TCX rejects 46/47 with EINVAL (attach_type_to_prog_type()
+// knows no such type), which is what `auto` falls back on.
+constexpr uint32_t kBpfTcxIngress = 46;
+constexpr uint32_t kBpfTcxEgress = 47;
+constexpr uint32_t kBpfFBefore = 1u << 3;
+
+// Why TC_ACT_UNSPEC is right under TCX too (net/core/dev.c, 6.6+): tcx_run() runs the hook's TCX programs in
+// order and stops at the first that returns anything but TCX_NEXT (= -1 = TC_ACT_UNSPEC, enum tcx_action_base);
+// sch_handle_ingress()/sch_handle_egress() then run tc_run(), the legacy clsact chain (Calico's and older
+// Cilium's cls_bpf programs), only when tcx_run() returned TC_ACT_UNSPEC. Our program returns -1 on every path
+// (test/native/ebpf-program.test.ts), so the TCX programs after ours and then the whole clsact chain still run.
+// TC_ACT_OK would be TCX_PASS there, and would skip them all.
+static_assert(TC_ACT_UNSPEC == -1, "TCX_NEXT is -1");
+
+bool FallsBackToClsact(int err) { return err == EINVAL || err == EOPNOTSUPP; }
+
+// BPF_LINK_CREATE for a TCX hook, first on the hook (BPF_F_BEFORE with no relative program: bpf_mprog_attach()
+// inserts at the head), so we see every packet before a policy program on the same hook decides. The link's
+// other TCX fields (relative_fd/id, expected_revision) stay zero. Returns the link fd (O_CLOEXEC) or -errno.
+int TcxLinkCreate(int prog_fd, uint32_t ifindex, bool egress) {
+  union bpf_attr attr;
+  std::memset(&attr, 0, sizeof(attr));
+  attr.link_create.prog_fd = static_cast<uint32_t>(prog_fd);
+  attr.link_create.target_ifindex = ifindex;
+  attr.link_create.attach_type = static_cast<bpf_attach_type>(egress ? kBpfTcxEgress : kBpfTcxIngress);
+  attr.link_create.flags = kBpfFBefore;
+  const long fd = syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+  return fd < 0 ? -errno : static_cast<int>(fd);
+}
+
+// Whether the kernel has TCX, without touching any hook: BPF_PROG_QUERY of BPF_TCX_INGRESS on the loopback
+// device (query.target_ifindex shares target_fd's place). 0, or the errno (EINVAL: no TCX before 6.6).
+int ProbeTcx() {
+  const unsigned lo = if_nametoindex("lo");
+  union bpf_attr attr;
+  std::memset(&attr, 0, sizeof(attr));
+  attr.query.target_fd = lo != 0 ? lo : 1;
+  attr.query.attach_type = static_cast<bpf_attach_type>(kBpfTcxIngress);
+  return syscall(__NR_bpf, BPF_PROG_QUERY, &attr, sizeof(attr)) == 0 ? 0 : errno;
+}
+
+void CloseLink(int link_fd) {
+  if (link_fd < 0) return;
+  bpf_link_detach(link_fd);  // explicit, in case another process holds a copy of the fd
+  close(link_fd);
+}
 
 // One registry entry (the pinned map's value), keyed by ifindex * 2 + egress.
 struct RegistryEntry {
@@ -138,6 +190,25 @@ std::atomic<uint32_t> g_run_seq{0};
 
 }  // namespace
 
+const char* AttachModeName(AttachMode mode) {
+  return mode == AttachMode::kTcx ? "tcx" : mode == AttachMode::kClsact ? "clsact" : "auto";
+}
+
+bool ParseAttachMode(const std::string& text, AttachMode* mode) {
+  for (const AttachMode m : {AttachMode::kAuto, AttachMode::kTcx, AttachMode::kClsact}) {
+    if (text == AttachModeName(m)) {
+      *mode = m;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string ErrnoText(int err) {
+  const char* name = strerrorname_np(err);
+  return std::string(name != nullptr ? name : "errno " + std::to_string(err)) + " (" + std::strerror(err) + ")";
+}
+
 std::string MissingEbpfPrivileges() {
   const uint64_t caps = EffectiveCapabilities();
   const bool sys_admin = caps & (1ull << 21);
@@ -192,25 +263,60 @@ StaleCleanup CleanupStaleRuns() {
   return counts;
 }
 
-std::string TcAttacher::Init(int prog_fd) {
+std::string TcAttacher::Init(int prog_fd, AttachMode requested, int* err) {
+  *err = 0;
   prog_fd_ = prog_fd;
+  requested_ = requested;
   bpf_prog_info info;
   std::memset(&info, 0, sizeof(info));
   uint32_t len = sizeof(info);
-  if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0) return std::string("cannot read the program's id: ") + std::strerror(errno);
+  if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0) {
+    *err = errno;
+    return "cannot read the program's id: " + ErrnoText(errno);
+  }
   prog_id_ = info.id;
+  run_seq_ = g_run_seq.fetch_add(1);
+  // Unique per tap in this process and across processes, so several taps may share an interface (clsact).
+  handle_ = 0x5F000000u | ((static_cast<uint32_t>(getpid()) & 0xFFFF) << 8) | (run_seq_ & 0xFF);
+  if (requested == AttachMode::kClsact) {
+    mode_ = AttachMode::kClsact;
+    return "";
+  }
+  const int probe = ProbeTcx();
+  if (probe == 0 || (requested == AttachMode::kAuto && !FallsBackToClsact(probe))) {
+    mode_ = AttachMode::kTcx;  // anything but "no TCX" is for the attach itself to report
+    return "";
+  }
+  if (requested == AttachMode::kAuto) {
+    mode_ = AttachMode::kClsact;
+    return "";
+  }
+  *err = probe;
+  return "attach: 'tcx' needs TCX links (Linux 6.6+), which this kernel refuses: " + ErrnoText(probe) +
+         "; use attach: 'auto' or 'clsact'";
+}
+
+// Creates this run's pin directory and registry map (clsact only: TCX links leave nothing to clean up).
+std::string TcAttacher::InitRegistry(int* err) {
+  if (registry_fd_ >= 0) return "";
+  *err = 0;
   const long pid = static_cast<long>(getpid());
-  const uint32_t seq = g_run_seq.fetch_add(1);
-  // Unique per tap in this process and across processes, so several taps may share an interface.
-  handle_ = 0x5F000000u | ((static_cast<uint32_t>(pid) & 0xFFFF) << 8) | (seq & 0xFF);
   mkdir(kPinRoot, 0700);
-  pin_dir_ = std::string(kPinRoot) + "/" + std::to_string(pid) + "-" + ProcessStartTime(pid) + "-" + std::to_string(seq);
+  pin_dir_ = std::string(kPinRoot) + "/" + std::to_string(pid) + "-" + ProcessStartTime(pid) + "-" + std::to_string(run_seq_);
   RemovePinDir(pin_dir_);
-  if (mkdir(pin_dir_.c_str(), 0700) != 0) return "cannot create " + pin_dir_ + ": " + std::strerror(errno);
+  if (mkdir(pin_dir_.c_str(), 0700) != 0) {
+    *err = errno;
+    return "cannot create " + pin_dir_ + ": " + ErrnoText(*err);
+  }
   registry_fd_ = bpf_map_create(BPF_MAP_TYPE_HASH, "sf_attachments", sizeof(uint64_t), sizeof(RegistryEntry), 8192, nullptr);
-  if (registry_fd_ < 0) return std::string("cannot create the attachment registry map: ") + std::strerror(errno);
-  if (bpf_obj_pin(registry_fd_, (pin_dir_ + "/attachments").c_str()) != 0)
-    return "cannot pin the attachment registry under " + pin_dir_ + ": " + std::strerror(errno);
+  if (registry_fd_ < 0) {
+    *err = errno;
+    return "cannot create the attachment registry map: " + ErrnoText(*err);
+  }
+  if (bpf_obj_pin(registry_fd_, (pin_dir_ + "/attachments").c_str()) != 0) {
+    *err = errno;
+    return "cannot pin the attachment registry under " + pin_dir_ + ": " + ErrnoText(*err);
+  }
   return "";
 }
 
@@ -235,6 +341,36 @@ void TcAttacher::Unrecord(uint32_t ifindex, bool egress) {
 
 std::string TcAttacher::Attach(uint32_t ifindex, const std::string& ifname, int* err) {
   *err = 0;
+  if (mode_ == AttachMode::kTcx) {
+    const std::string why = AttachTcx(ifindex, ifname, err);
+    // `auto` on a kernel whose query answered but whose attach does not: clsact, while nothing is on TCX yet.
+    if (why.empty() || requested_ != AttachMode::kAuto || !FallsBackToClsact(*err) || !attached_.empty()) return why;
+    mode_ = AttachMode::kClsact;
+  }
+  return AttachClsact(ifindex, ifname, err);
+}
+
+std::string TcAttacher::AttachTcx(uint32_t ifindex, const std::string& ifname, int* err) {
+  for (const bool egress : {false, true}) {
+    const int fd = TcxLinkCreate(prog_fd_, ifindex, egress);
+    if (fd < 0) {
+      *err = -fd;
+      return std::string("cannot attach to ") + (egress ? "egress" : "ingress") + " of '" + ifname +
+             "' with TCX: " + ErrnoText(-fd);  // Forget() closes the ingress link of a failed egress
+    }
+    Attachment a;
+    a.ifindex = ifindex;
+    a.egress = egress;
+    a.link_fd = fd;
+    std::strncpy(a.ifname, ifname.c_str(), sizeof(a.ifname) - 1);
+    attached_.push_back(a);
+  }
+  return "";
+}
+
+std::string TcAttacher::AttachClsact(uint32_t ifindex, const std::string& ifname, int* err) {
+  const std::string registry = InitRegistry(err);
+  if (!registry.empty()) return registry;
   bpf_tc_hook hook;
   std::memset(&hook, 0, sizeof(hook));
   hook.sz = sizeof(hook);
@@ -243,7 +379,7 @@ std::string TcAttacher::Attach(uint32_t ifindex, const std::string& ifname, int*
   const int created = bpf_tc_hook_create(&hook);  // adds the clsact qdisc; -EEXIST when it is already there
   if (created != 0 && created != -EEXIST) {
     *err = -created;
-    return "cannot add a clsact qdisc to '" + ifname + "': " + std::strerror(-created);
+    return "cannot add a clsact qdisc to '" + ifname + "': " + ErrnoText(-created);
   }
   for (const bool egress : {false, true}) {
     Attachment a;
@@ -263,7 +399,8 @@ std::string TcAttacher::Attach(uint32_t ifindex, const std::string& ifname, int*
     const int rc = bpf_tc_attach(&hook, &opts);
     if (rc != 0) {
       *err = -rc;
-      return std::string("cannot attach to ") + (egress ? "egress" : "ingress") + " of '" + ifname + "': " + std::strerror(-rc);
+      return std::string("cannot attach to ") + (egress ? "egress" : "ingress") + " of '" + ifname +
+             "' with clsact: " + ErrnoText(-rc);
     }
   }
   return "";
@@ -272,8 +409,20 @@ std::string TcAttacher::Attach(uint32_t ifindex, const std::string& ifname, int*
 void TcAttacher::Forget(uint32_t ifindex) {
   std::vector<Attachment> keep;
   for (const Attachment& a : attached_) {
-    if (a.ifindex == ifindex) Unrecord(a.ifindex, a.egress);
-    else keep.push_back(a);
+    if (a.ifindex != ifindex) keep.push_back(a);
+    else if (a.link_fd >= 0) CloseLink(a.link_fd);  // a vanished device's links are defunct: free them
+    else {
+      // A filter of a failed attach (ingress done, egress refused) is removed; a vanished device took its own.
+      RegistryEntry e;
+      std::memset(&e, 0, sizeof(e));
+      e.ifindex = a.ifindex;
+      e.egress = a.egress;
+      e.handle = handle_;
+      e.priority = kPriority;
+      std::memcpy(e.ifname, a.ifname, sizeof(e.ifname));
+      DetachOne(e, prog_id_, nullptr);
+      Unrecord(a.ifindex, a.egress);
+    }
   }
   attached_.swap(keep);
 }
@@ -281,6 +430,10 @@ void TcAttacher::Forget(uint32_t ifindex) {
 void TcAttacher::DetachAll() {
   std::set<uint32_t> qdiscs;
   for (const Attachment& a : attached_) {
+    if (a.link_fd >= 0) {
+      CloseLink(a.link_fd);
+      continue;
+    }
     RegistryEntry e;
     std::memset(&e, 0, sizeof(e));
     e.ifindex = a.ifindex;
@@ -291,7 +444,7 @@ void TcAttacher::DetachAll() {
     DetachOne(e, prog_id_, nullptr);
   }
   for (const Attachment& a : attached_) {
-    if (a.qdisc_created && qdiscs.insert(a.ifindex).second) DestroyQdisc(a.ifindex, a.ifname, nullptr);
+    if (a.link_fd < 0 && a.qdisc_created && qdiscs.insert(a.ifindex).second) DestroyQdisc(a.ifindex, a.ifname, nullptr);
   }
   attached_.clear();
   if (registry_fd_ >= 0) {

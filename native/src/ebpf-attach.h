@@ -1,8 +1,10 @@
-// The eBPF tap's footprint on the system: privileges and kernel checks, the bpffs mount, TC clsact attachment,
-// and a registry of everything attached, pinned under /sys/fs/bpf/shadowflow/<run>/attachments so the next run
-// can remove what a crashed one left behind. Plain C++ over libbpf (no napi.h).
+// The eBPF tap's footprint on the system: privileges and kernel checks, the bpffs mount, attachment with TCX
+// links (Linux 6.6+; they go away with the process) or TC clsact filters, and for clsact a registry of everything
+// attached, pinned under /sys/fs/bpf/shadowflow/<run>/attachments so the next run can remove what a crashed one
+// left behind. Plain C++ over libbpf (no napi.h).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -34,17 +36,31 @@ std::string EnsureBpffs();
 /** Removes the registries, TC filters and clsact qdiscs of runs whose process is gone. */
 StaleCleanup CleanupStaleRuns();
 
+/** How the program is attached: TCX links when the kernel has them (`auto`), or one way only. */
+enum class AttachMode { kAuto, kTcx, kClsact };
+
+/** "auto", "tcx" or "clsact". */
+const char* AttachModeName(AttachMode mode);
+
+/** Parses "auto", "tcx" or "clsact"; false for anything else. */
+bool ParseAttachMode(const std::string& text, AttachMode* mode);
+
+/** "EINVAL (Invalid argument)": an errno for error messages. */
+std::string ErrnoText(int err);
+
 /** One (interface, direction) the tap is attached to. */
 struct Attachment {
   uint32_t ifindex = 0;
   bool egress = false;
-  bool qdisc_created = false;  // we created the clsact qdisc, so we delete it on detach
+  bool qdisc_created = false;  // clsact: we created the qdisc, so we delete it on detach
+  int link_fd = -1;            // tcx: the link (closing its last fd detaches it)
   char ifname[16] = {};
 };
 
 /**
- * Attaches one program with TC clsact on ingress and egress of interfaces, recording each step in a pinned
- * registry before it happens, so a crash at any point leaves enough to undo it.
+ * Attaches one program to ingress and egress of interfaces, first on each hook. TCX: one unpinned link per hook,
+ * which the kernel detaches when the process exits however it exits. clsact: a cls_bpf filter per hook, each step
+ * recorded in a pinned registry before it happens, so a crash at any point leaves enough to undo it.
  */
 class TcAttacher {
  public:
@@ -53,28 +69,39 @@ class TcAttacher {
   TcAttacher(const TcAttacher&) = delete;
   TcAttacher& operator=(const TcAttacher&) = delete;
 
-  /** Creates this run's pin directory and registry map; "" or an error message. */
-  std::string Init(int prog_fd);
-  /** Attaches to both directions of `ifname`; "" or an error message (errno in *err). */
+  /**
+   * Settles the mode (`auto`: TCX when the kernel answers a TCX query, else clsact); "" or an error message
+   * (errno in *err: EINVAL/EOPNOTSUPP when `tcx` was asked for on a kernel without it).
+   */
+  std::string Init(int prog_fd, AttachMode requested, int* err);
+  /** Attaches to both directions of `ifname`; "" or an error message naming the interface (errno in *err). */
   std::string Attach(uint32_t ifindex, const std::string& ifname, int* err);
-  /** Forgets an interface that disappeared (its filters went with it). */
+  /** Forgets an interface that disappeared (its filters or links went with it). */
   void Forget(uint32_t ifindex);
   /** Detaches everything, deletes qdiscs we created, removes the registry and the pin directory; idempotent. */
   void DetachAll();
 
-  uint32_t handle() const { return handle_; }
-  uint32_t priority() const { return kPriority; }
+  /** kTcx or kClsact once Init succeeded. */
+  AttachMode mode() const { return mode_.load(std::memory_order_relaxed); }
+  uint32_t handle() const { return mode() == AttachMode::kClsact ? handle_ : 0; }
+  uint32_t priority() const { return mode() == AttachMode::kClsact ? kPriority : 0; }
   const std::string& pin_dir() const { return pin_dir_; }
 
   static constexpr uint32_t kPriority = 1;  // first on the hook: we see traffic before policy programs decide
 
  private:
+  std::string InitRegistry(int* err);
+  std::string AttachClsact(uint32_t ifindex, const std::string& ifname, int* err);
+  std::string AttachTcx(uint32_t ifindex, const std::string& ifname, int* err);
   void Record(const Attachment& a);
   void Unrecord(uint32_t ifindex, bool egress);
 
+  AttachMode requested_ = AttachMode::kAuto;
+  std::atomic<AttachMode> mode_{AttachMode::kAuto};  // read by Stats() on the JavaScript thread
   int prog_fd_ = -1;
   uint32_t prog_id_ = 0;
   uint32_t handle_ = 0;
+  uint32_t run_seq_ = 0;
   int registry_fd_ = -1;
   std::string pin_dir_;
   std::vector<Attachment> attached_;

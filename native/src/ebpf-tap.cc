@@ -173,9 +173,17 @@ class EbpfTap : public Tap {
       *error = {"ERR_TAP_OPEN", "cannot map the eBPF ring buffer: " + std::string(std::strerror(errno))};
       return false;
     }
-    const std::string init = attacher_.Init(bpf_program__fd(skel_->progs.sf_tap));
+    AttachMode attach_mode = AttachMode::kAuto;
+    if (!ParseAttachMode(ebpf_.attach, &attach_mode)) {
+      *error = {"ERR_TAP_OPEN", "attach must be 'auto', 'tcx' or 'clsact', got '" + ebpf_.attach + "'"};
+      return false;
+    }
+    int init_err = 0;
+    const std::string init = attacher_.Init(bpf_program__fd(skel_->progs.sf_tap), attach_mode, &init_err);
     if (!init.empty()) {
-      *error = {"ERR_TAP_OPEN", init};
+      *error = {init_err == EINVAL || init_err == EOPNOTSUPP ? "ERR_EBPF_UNSUPPORTED"
+                : init_err == EPERM || init_err == EACCES ? "ERR_EBPF_PERMISSION" : "ERR_TAP_OPEN",
+                init_err == EINVAL || init_err == EOPNOTSUPP ? "kernel " + KernelRelease() + ": " + init : init};
       return false;
     }
     clock_offset_ns_ = RealtimeNs() - MonotonicNs();
@@ -269,6 +277,10 @@ class EbpfTap : public Tap {
     out->emplace_back("cleanup.qdiscsRemoved", static_cast<double>(cleanup_.qdiscs_removed));
     out->emplace_back("attach.handle", static_cast<double>(attacher_.handle()));
     out->emplace_back("attach.priority", static_cast<double>(attacher_.priority()));
+  }
+
+  void SourceLabels(StatLabels* out) override {
+    out->emplace_back("attach.mode", AttachModeName(attacher_.mode()));
   }
 
  private:

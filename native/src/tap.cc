@@ -91,4 +91,11 @@ StatList Tap::Stats() {
   return out;
 }
 
+StatLabels Tap::Labels() {
+  StatLabels out;
+  std::lock_guard<std::mutex> lock(stats_mu_);
+  SourceLabels(&out);
+  return out;
+}
+
 }  // namespace sf

@@ -27,6 +27,8 @@ struct TapError {
 
 /** Flat, ordered statistics: dotted names ("malformed.truncatedIpHeader") to numbers. */
 using StatList = std::vector<std::pair<std::string, double>>;
+/** Flat statistics that are words, not counts ("attach.mode" -> "tcx"). */
+using StatLabels = std::vector<std::pair<std::string, std::string>>;
 
 struct CommonOptions {
   FlowTableOptions table;
@@ -49,6 +51,8 @@ class Tap {
   /** Stops the worker, joins it; idempotent. Remaining records stay readable. */
   void Close();
   StatList Stats();
+  /** The source's word-valued statistics (none by default). */
+  StatLabels Labels();
   /** Releases what the source holds in the system (called by Close() after the worker is joined). */
   virtual void Release() {}
   /** Interface names by name_id (records' name_id indexes this list); empty for files and synthetic. */
@@ -66,6 +70,8 @@ class Tap {
   }
   /** Source-specific statistics appended to Stats() (called under stats_mu_). */
   virtual void SourceStats(StatList* out) { (void)out; }
+  /** Source-specific word-valued statistics appended to Labels() (called under stats_mu_). */
+  virtual void SourceLabels(StatLabels* out) { (void)out; }
 
   bool stopping() const { return stop_.load(std::memory_order_relaxed); }
   void SetError(std::string code, std::string message);
@@ -124,9 +130,10 @@ struct EbpfOptions {
   int rescan_ms = 1000;                      // how often globs look for new (and vanished) interfaces
   int sweep_ms = 1000;                       // how often the flow map is swept for timeouts and evictions
   uint32_t ring_bytes = 1u << 20;            // ring buffer for flow start / TCP close events (power of 2)
+  std::string attach = "auto";               // "auto" (TCX when the kernel has it, else clsact), "tcx", "clsact"
 };
 
-/** ebpf:<iface>[,<iface>...]: a TC clsact program keeps the flows in the kernel (native/bpf/flow-tap.bpf.c). */
+/** ebpf:<iface>[,<iface>...]: a TC program (TCX link or clsact filter) keeps the flows in the kernel (native/bpf/flow-tap.bpf.c). */
 std::unique_ptr<Tap> OpenEbpf(const EbpfOptions& ebpf, const CommonOptions& options, TapError* error);
 
 /** Current CLOCK_REALTIME in nanoseconds. */

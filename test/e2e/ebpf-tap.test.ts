@@ -1,11 +1,16 @@
 // privileged: the eBPF tap (issue 5) in real network namespaces. Two namespaces are bridged through host-side
 // veths; the TC program is attached to the host side while real TCP, UDP, ICMP and IPv6 traffic crosses, and a
 // libpcap capture of the same interface runs at the same time: every flow is checked against what was sent and
-// against what libpcap saw. Attaching and detaching must leave no trace (tc filters, qdiscs, programs, pins),
-// also after a crash, and the program must never drop a packet. Without root these tests fail, never skip.
+// against what libpcap saw. The default attachment is TCX (this kernel has it); the clsact path, which older kernels
+// use, runs the same UDP check and its own clean-up tests. Attaching and detaching must leave no trace (TCX links,
+// tc filters, qdiscs, programs, pins), also after a crash, and the program must never drop a packet, nor keep
+// another TC program on the same hook from running. Without root these tests fail, never skip.
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { after, before, describe, test } from 'node:test'
 
 import type { FlowRecord } from '../../agent/src/flows/flow-record.js'
@@ -14,6 +19,7 @@ import { openTapSource } from '../../agent/src/tap/native-tap-source.js'
 import type { TapSource, TapStats } from '../../agent/src/tap/tap-source.js'
 import type { TapSourceOptions } from '../../agent/src/tap/tap-source-spec.js'
 import { BridgedPair, privilegeProblem, run } from './helpers/netns.js'
+import { tcxPrograms } from './helpers/tcx-tool.js'
 import { buildUdpFlood } from './helpers/udp-flood.js'
 import { runClient, startServer, stopServer, tcpClient, tcpServer, udpClient, udpEchoServer } from './helpers/traffic.js'
 
@@ -78,6 +84,28 @@ function attachedProgramIds (dev: string): number[] {
   return [...tcFilters(dev).matchAll(/\bid (\d+)/g)].map(m => Number(m[1]))
 }
 
+/** TCX links (`bpftool link`, type 11 = BPF_LINK_TYPE_TCX, which bpftool 7.1 prints as a number) of a program. */
+function tcxLinksOf (progId: number): number {
+  const links = JSON.parse(spawnSync('bpftool', ['-j', 'link', 'show'], { encoding: 'utf8' }).stdout || '[]') as { type: string | number, prog_id: number }[]
+  return links.filter(l => l.prog_id === progId && (l.type === 'tcx' || l.type === 11 || l.type === '11')).length
+}
+
+/** Nothing of ours on a device: no TCX program, no tc filter. */
+function assertNoTrace (dev: string): void {
+  assert.deepEqual(tcxPrograms(dev), { ingress: [], egress: [] }, `TCX programs left on ${dev}`)
+  assert.equal(tcFilters(dev), '', `tc filters left on ${dev}`)
+}
+
+/** Compiles a test TC program from test/fixtures/bpf into a temporary directory. */
+function buildFixtureProgram (name: string): string {
+  const src = fileURLToPath(new URL(`../../../test/fixtures/bpf/${name}.bpf.c`, import.meta.url))
+  const out = join(mkdtempSync(join(tmpdir(), 'shadowflow-fixture-')), `${name}.bpf.o`)
+  const arch = spawnSync('uname', ['-m'], { encoding: 'utf8' }).stdout.trim()
+  const cc = spawnSync('clang', ['-target', 'bpf', '-O2', '-ffreestanding', `-I/usr/include/${arch}-linux-gnu`, '-c', src, '-o', out], { encoding: 'utf8' })
+  if (cc.status !== 0) throw new Error(`cannot build ${name}.bpf.c: ${cc.stderr || cc.error?.message}`)
+  return out
+}
+
 function programExists (id: number): boolean {
   return spawnSync('bpftool', ['prog', 'show', 'id', String(id)], { stdio: 'ignore' }).status === 0
 }
@@ -109,43 +137,47 @@ describe('privileged: eBPF tap on a bridged veth pair, checked against libpcap o
     net?.destroy()
   })
 
-  test('privileged: UDP over IPv4 and IPv6: exact packet and byte counts, the same flows as libpcap', async () => {
-    const ebpf = Capture.open(`ebpf:${net.hostA}`)
-    const pcap = Capture.open(`pcap:${net.hostA}`)
-    const v4 = await startServer(net.nsB, udpEchoServer(7000, false))
-    const v6 = await startServer(net.nsB, udpEchoServer(7006, true))
-    try {
-      runClient(net.nsA, udpClient(net.addrB4, 7000, 41000, 10, 100, false))
-      runClient(net.nsA, udpClient(net.addrB6, 7006, 41006, 7, 200, true))
-    } finally {
-      await stopServer(v4)
-      await stopServer(v6)
-    }
-    const e = await ebpf.stop()
-    const p = await pcap.stop()
-    const f4 = e.finals.filter(r => r.protocol === 17 && r.dstPort === 7000)
-    assert.equal(f4.length, 1)
-    assert.deepEqual([f4[0]!.srcAddr, f4[0]!.srcPort, f4[0]!.dstAddr, f4[0]!.ifindex], [net.addrA4, 41000, net.addrB4, ifindex(net.hostA)])
-    assert.deepEqual([f4[0]!.packetsFwd, f4[0]!.packetsRev, f4[0]!.bytesFwd, f4[0]!.bytesRev], [10, 10, 10 * 128, 10 * 128])
-    assert.equal(f4[0]!.endReason, 'flush')
-    const f6 = e.finals.filter(r => r.protocol === 17 && r.dstPort === 7006)
-    assert.equal(f6.length, 1)
-    assert.deepEqual([f6[0]!.family, f6[0]!.srcAddr, f6[0]!.srcPort, f6[0]!.dstAddr], [6, net.addrA6, 41006, net.addrB6])
-    assert.deepEqual([f6[0]!.packetsFwd, f6[0]!.packetsRev, f6[0]!.bytesFwd, f6[0]!.bytesRev], [7, 7, 7 * 248, 7 * 248])
-    // The same flows, counts and orientation as libpcap saw (both see every packet of the interface).
-    const ofInterest = (rs: FlowRecord[]): string[] => rs.filter(r => r.protocol === 17 && [7000, 7006].includes(r.dstPort)).map(shape).sort()
-    assert.deepEqual(ofInterest(e.finals), ofInterest(p.finals))
-    // Every flow has a start record first, with the first packet's counts.
-    const starts = ebpf.records.filter(r => r.kind === 'start' && r.protocol === 17 && r.dstPort === 7000)
-    assert.equal(starts.length, 1)
-    assert.equal(starts[0]!.flowId, f4[0]!.flowId)
-    assert.deepEqual([starts[0]!.packetsFwd, starts[0]!.packetsRev], [1, 0])
-    assert.equal(e.stats.malformed, 0)
-    assert.equal(e.stats.ebpf?.ringbufLost, 0)
-    assert.equal(e.stats.ebpf?.mapFull, 0)
-    // Every parsed packet is in exactly one flow (none was left out for lack of map space).
-    assert.equal(e.finals.reduce((n, r) => n + r.packetsFwd + r.packetsRev, 0), e.stats.parsed)
-  })
+  for (const attach of ['auto', 'clsact'] as const) {
+    test(`privileged: UDP over IPv4 and IPv6 (attach: '${attach}'): exact packet and byte counts, the same flows as libpcap`, async () => {
+      const ebpf = Capture.open(`ebpf:${net.hostA}`, { attach })
+      const pcap = Capture.open(`pcap:${net.hostA}`)
+      const v4 = await startServer(net.nsB, udpEchoServer(7000, false))
+      const v6 = await startServer(net.nsB, udpEchoServer(7006, true))
+      try {
+        runClient(net.nsA, udpClient(net.addrB4, 7000, 41000, 10, 100, false))
+        runClient(net.nsA, udpClient(net.addrB6, 7006, 41006, 7, 200, true))
+      } finally {
+        await stopServer(v4)
+        await stopServer(v6)
+      }
+      const e = await ebpf.stop()
+      const p = await pcap.stop()
+      const f4 = e.finals.filter(r => r.protocol === 17 && r.dstPort === 7000)
+      assert.equal(f4.length, 1)
+      assert.deepEqual([f4[0]!.srcAddr, f4[0]!.srcPort, f4[0]!.dstAddr, f4[0]!.ifindex], [net.addrA4, 41000, net.addrB4, ifindex(net.hostA)])
+      assert.deepEqual([f4[0]!.packetsFwd, f4[0]!.packetsRev, f4[0]!.bytesFwd, f4[0]!.bytesRev], [10, 10, 10 * 128, 10 * 128])
+      assert.equal(f4[0]!.endReason, 'flush')
+      const f6 = e.finals.filter(r => r.protocol === 17 && r.dstPort === 7006)
+      assert.equal(f6.length, 1)
+      assert.deepEqual([f6[0]!.family, f6[0]!.srcAddr, f6[0]!.srcPort, f6[0]!.dstAddr], [6, net.addrA6, 41006, net.addrB6])
+      assert.deepEqual([f6[0]!.packetsFwd, f6[0]!.packetsRev, f6[0]!.bytesFwd, f6[0]!.bytesRev], [7, 7, 7 * 248, 7 * 248])
+      // The same flows, counts and orientation as libpcap saw (both see every packet of the interface).
+      const ofInterest = (rs: FlowRecord[]): string[] => rs.filter(r => r.protocol === 17 && [7000, 7006].includes(r.dstPort)).map(shape).sort()
+      assert.deepEqual(ofInterest(e.finals), ofInterest(p.finals))
+      // Every flow has a start record first, with the first packet's counts.
+      const starts = ebpf.records.filter(r => r.kind === 'start' && r.protocol === 17 && r.dstPort === 7000)
+      assert.equal(starts.length, 1)
+      assert.equal(starts[0]!.flowId, f4[0]!.flowId)
+      assert.deepEqual([starts[0]!.packetsFwd, starts[0]!.packetsRev], [1, 0])
+      assert.equal(e.stats.malformed, 0)
+      assert.equal(e.stats.ebpf?.ringbufLost, 0)
+      assert.equal(e.stats.ebpf?.mapFull, 0)
+      // Every parsed packet is in exactly one flow (none was left out for lack of map space).
+      assert.equal(e.finals.reduce((n, r) => n + r.packetsFwd + r.packetsRev, 0), e.stats.parsed)
+      // auto is TCX on this kernel (6.6+); the clsact path is what older kernels get.
+      assert.equal(e.stats.attach?.mode, attach === 'auto' ? 'tcx' : 'clsact')
+    })
+  }
 
   test('privileged: TCP connections are started and completed, oriented from the client, as libpcap saw them', async () => {
     const server = await startServer(net.nsB, tcpServer(8000, 20_000))
@@ -277,24 +309,91 @@ describe('privileged: eBPF tap on a bridged veth pair, checked against libpcap o
     assert.ok((stats.ebpf?.sweeps ?? 0) > 10)
   })
 
-  test('privileged: attach and detach leave no trace: filters, the qdisc it added, the program, the pins', async () => {
+  test('privileged: TCX attach and detach leave no trace: links, the program, the pins; no qdisc is added', async () => {
     assert.equal(hasClsact(net.hostA), false)
     const src = openTapSource(`ebpf:${net.hostA}`)
+    let id = 0
+    try {
+      assert.equal(src.stats().attach?.mode, 'tcx')
+      const tcx = tcxPrograms(net.hostA)
+      assert.equal(tcx.ingress.length, 1, 'one program on ingress')
+      assert.deepEqual(tcx.egress, tcx.ingress, 'the same program on egress')
+      id = tcx.ingress[0]!
+      assert.equal(tcxLinksOf(id), 2, 'one TCX link per direction')
+      assert.equal(tcFilters(net.hostA), '')
+      assert.equal(hasClsact(net.hostA), false)
+      assert.deepEqual(pinDirs(), [], 'TCX links are not pinned: they go with the process')
+    } finally {
+      src.close()
+    }
+    assertNoTrace(net.hostA)
+    assert.equal(tcxLinksOf(id), 0)
+    assert.ok(await programGone(id), 'the program is unloaded')
+    assert.deepEqual(pinDirs(), [])
+  })
+
+  test('privileged: clsact attach and detach leave no trace: filters, the qdisc it added, the program, the pins', async () => {
+    assert.equal(hasClsact(net.hostA), false)
+    const src = openTapSource(`ebpf:${net.hostA}`, { attach: 'clsact' })
     let ids: number[] = []
     try {
+      assert.equal(src.stats().attach?.mode, 'clsact')
       ids = attachedProgramIds(net.hostA)
       assert.equal(ids.length, 2, `one filter per direction: ${tcFilters(net.hostA)}`)
       assert.match(tcFilters(net.hostA), /sf_tap/)
+      assert.deepEqual(tcxPrograms(net.hostA), { ingress: [], egress: [] })
       assert.ok(hasClsact(net.hostA))
       assert.ok(programExists(ids[0]!))
       assert.equal(pinDirs().length, 1)
     } finally {
       src.close()
     }
-    assert.equal(tcFilters(net.hostA), '')
+    assertNoTrace(net.hostA)
     assert.equal(hasClsact(net.hostA), false)
     assert.ok(await programGone(ids[0]!), 'the program is unloaded')
     assert.deepEqual(pinDirs(), [])
+  })
+
+  test('privileged: under TCX the tap runs first and lets the clsact chain run: another program there still drops', async () => {
+    // Someone else's cls_bpf program on hostA's clsact ingress (as Calico attaches policy): drops UDP to 9999.
+    const dropper = buildFixtureProgram('tc-drop-udp-port')
+    run('tc', ['qdisc', 'add', 'dev', net.hostA, 'clsact'])
+    // Datagrams B received for a port nobody listens on (Udp NoPorts of B's namespace).
+    const noPorts = (): number => {
+      const udp = net.exec(net.nsB, 'cat', ['/proc/net/snmp']).split('\n').filter(l => l.startsWith('Udp: '))
+      return Number(udp[1]!.split(' ')[udp[0]!.split(' ').indexOf('NoPorts')])
+    }
+    try {
+      run('tc', ['filter', 'add', 'dev', net.hostA, 'ingress', 'pref', '1', 'bpf', 'da', 'obj', dropper, 'sec', 'tc'])
+      const ebpf = Capture.open(`ebpf:${net.hostA}`)
+      assert.equal(ebpf.source.stats().attach?.mode, 'tcx')
+      const before = noPorts()
+      assert.match(net.exec(net.nsA, buildUdpFlood(), [net.addrB4, '9999', '100', '0.05', '1']), /sent=5\b/)
+      const dropped = noPorts() - before
+      const server = await startServer(net.nsB, udpEchoServer(7100, false))
+      try {
+        runClient(net.nsA, udpClient(net.addrB4, 7100, 41100, 5, 10, false))
+      } finally {
+        await stopServer(server)
+      }
+      const { finals } = await ebpf.stop()
+      // The clsact program ran after ours: nothing to 9999 reached B …
+      assert.equal(dropped, 0, `B received ${dropped} datagrams to the dropped port`)
+      // … and ours ran before it: every datagram to 9999 was counted on hostA's ingress, none answered.
+      const toDropped = finals.filter(r => r.protocol === 17 && r.dstPort === 9999)
+      assert.deepEqual(toDropped.map(r => [r.ifindex, r.packetsFwd, r.packetsRev]), [[ifindex(net.hostA), 5, 0]])
+      const passed = finals.filter(r => r.protocol === 17 && r.dstPort === 7100)
+      assert.deepEqual(passed.map(r => [r.packetsFwd, r.packetsRev]), [[5, 5]])
+      // Detaching the tap left the other program and its qdisc alone.
+      assert.match(tcFilters(net.hostA), /sf_test_drop/)
+      assert.deepEqual(tcxPrograms(net.hostA), { ingress: [], egress: [] })
+    } finally {
+      run('tc', ['qdisc', 'del', 'dev', net.hostA, 'clsact'])
+    }
+    // The control: without the dropper the same datagrams arrive, and B counts them as refused.
+    const before = noPorts()
+    net.exec(net.nsA, buildUdpFlood(), [net.addrB4, '9999', '100', '0.05', '1'])
+    assert.equal(noPorts() - before, 5)
   })
 
   test('privileged: a clsact qdisc that was there before stays, with its other filters', () => {
@@ -302,7 +401,7 @@ describe('privileged: eBPF tap on a bridged veth pair, checked against libpcap o
     try {
       // Someone else's filter (a match-all u32 without action: it classifies nothing and passes everything).
       run('tc', ['filter', 'add', 'dev', net.hostB, 'ingress', 'pref', '7', 'protocol', 'all', 'u32', 'match', 'u32', '0', '0'])
-      const src = openTapSource(`ebpf:${net.hostB}`)
+      const src = openTapSource(`ebpf:${net.hostB}`, { attach: 'clsact' })
       try {
         assert.match(tcFilters(net.hostB), /sf_tap/)
       } finally {
@@ -317,25 +416,57 @@ describe('privileged: eBPF tap on a bridged veth pair, checked against libpcap o
     }
   })
 
-  test('privileged: what a crashed run left (filters, qdisc, pins) is removed by the next start', async () => {
-    const script = `import(${JSON.stringify(sourceModule)}).then(m => { m.openTapSource('ebpf:${net.hostA}').start(); console.log('attached'); setInterval(() => {}, 1000) })`
+  /** Starts a tap in a child process, waits until it attached, and kills it with SIGKILL (no clean-up runs). */
+  async function crashedRun (options: TapSourceOptions, whileAlive: () => void): Promise<void> {
+    const script = `import(${JSON.stringify(sourceModule)}).then(m => { m.openTapSource('ebpf:${net.hostA}', ${JSON.stringify(options)}).start(); console.log('attached'); setInterval(() => {}, 1000) })`
     const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('child did not attach')), 10_000)
-      child.stdout.on('data', (d: Buffer) => { if (d.toString().includes('attached')) { clearTimeout(timer); resolve() } })
-    })
     const exited = new Promise(resolve => child.once('exit', resolve))
-    child.kill('SIGKILL')
-    await exited
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('child did not attach')), 10_000)
+        child.stdout.on('data', (d: Buffer) => { if (d.toString().includes('attached')) { clearTimeout(timer); resolve() } })
+      })
+      whileAlive()
+    } finally {
+      child.kill('SIGKILL')
+      await exited
+    }
+  }
+
+  test('privileged: a crashed TCX run leaves nothing: its links go with the process (no pins, no qdisc)', async () => {
+    let id = 0
+    await crashedRun({}, () => {
+      const tcx = tcxPrograms(net.hostA)
+      assert.equal(tcx.ingress.length, 1)
+      id = tcx.ingress[0]!
+    })
+    // No start-up clean-up needed: the kernel released the links when the killed process's fds closed.
+    assertNoTrace(net.hostA)
+    assert.equal(tcxLinksOf(id), 0)
+    assert.equal(hasClsact(net.hostA), false)
+    assert.deepEqual(pinDirs(), [])
+    assert.ok(await programGone(id), 'the crashed run\'s program is unloaded')
+    const src = openTapSource(`ebpf:${net.hostB}`)
+    try {
+      assert.deepEqual(src.stats().cleanup, { staleRuns: 0, filtersRemoved: 0, qdiscsRemoved: 0 })
+    } finally {
+      src.close()
+    }
+    assertNoTrace(net.hostB)
+  })
+
+  test('privileged: what a crashed clsact run left (filters, qdisc, pins) is removed by the next start', async () => {
+    await crashedRun({ attach: 'clsact' }, () => assert.equal(attachedProgramIds(net.hostA).length, 2))
     const ids = attachedProgramIds(net.hostA)
     assert.equal(ids.length, 2, 'the killed run left its filters')
     assert.ok(hasClsact(net.hostA))
     assert.equal(pinDirs().length, 1)
-    // Any later start cleans up, whatever interfaces it taps.
+    // Any later start cleans up, whatever interfaces it taps, and whichever way it attaches itself (TCX here).
     const src = openTapSource(`ebpf:${net.hostB}`)
     try {
+      assert.equal(src.stats().attach?.mode, 'tcx')
       assert.deepEqual(src.stats().cleanup, { staleRuns: 1, filtersRemoved: 2, qdiscsRemoved: 1 })
-      assert.equal(tcFilters(net.hostA), '')
+      assertNoTrace(net.hostA)
       assert.equal(hasClsact(net.hostA), false)
       assert.ok(await programGone(ids[0]!), 'the crashed run\'s program is unloaded')
     } finally {
@@ -345,9 +476,12 @@ describe('privileged: eBPF tap on a bridged veth pair, checked against libpcap o
   })
 
   test('privileged: no such interface is ERR_TAP_NO_SUCH_INTERFACE, and nothing stays attached', () => {
-    assert.throws(() => openTapSource(`ebpf:${net.hostA},sfnosuch0`), { code: 'ERR_TAP_NO_SUCH_INTERFACE', message: /sfnosuch0/ })
-    assert.equal(tcFilters(net.hostA), '')
-    assert.deepEqual(pinDirs(), [])
+    for (const attach of ['auto', 'clsact'] as const) {
+      assert.throws(() => openTapSource(`ebpf:${net.hostA},sfnosuch0`, { attach }), { code: 'ERR_TAP_NO_SUCH_INTERFACE', message: /sfnosuch0/ })
+      assertNoTrace(net.hostA)
+      assert.equal(hasClsact(net.hostA), false)
+      assert.deepEqual(pinDirs(), [])
+    }
   })
 
   test('privileged: without CAP_BPF the error names it; with fallback: pcap the same interfaces are captured by libpcap', () => {
@@ -387,7 +521,7 @@ describe('privileged: eBPF tap interface globs', () => {
       net.addB()
       for (let i = 0; i < 50 && cap.source.interfaces().length < 3; i++) await new Promise(resolve => setTimeout(resolve, 50))
       assert.deepEqual([...cap.source.interfaces()].sort(), [net.hostA, net.hostB, net.bridge].sort())
-      assert.match(tcFilters(net.hostB), /sf_tap/)
+      assert.equal(tcxPrograms(net.hostB).ingress.length, 1, 'the new interface is attached (TCX)')
       net.exec(net.nsA, 'ping', ['-c', '3', '-i', '0.05', net.addrB4])
       const { finals, stats } = await cap.stop()
       const icmp = finals.filter(r => r.protocol === 1 && r.srcAddr === net.addrA4)
@@ -398,7 +532,7 @@ describe('privileged: eBPF tap interface globs', () => {
         assert.equal(ifindex(cap.source.interfaces()[r.nameId]!), r.ifindex)
       }
       assert.equal(stats.interfaces?.opened, 3)
-      for (const dev of [net.hostA, net.hostB, net.bridge]) assert.equal(tcFilters(dev), '', dev)
+      for (const dev of [net.hostA, net.hostB, net.bridge]) assertNoTrace(dev)
     } finally {
       cap.source.close()
       net.destroy()
@@ -418,7 +552,7 @@ describe('privileged: eBPF tap interface globs', () => {
       const icmp = finals.filter(r => r.protocol === 1 && r.srcAddr === net.addrA4)
       assert.equal(icmp.length, 2)
       for (const r of icmp) assert.deepEqual([r.packetsFwd, r.packetsRev], [2, 2])
-      assert.equal(tcFilters(net.hostA), '')
+      assertNoTrace(net.hostA)
     } finally {
       cap.source.close()
       net.destroy()

@@ -25,4 +25,13 @@ describe('ebpf: source strings and options', () => {
     })
     assert.throws(() => validateTapSourceOptions({ fallback: 'pcap' }, 'pcap'), /'fallback' does not apply to pcap sources/)
   })
+
+  test('attach is auto, tcx or clsact, and only for ebpf sources', () => {
+    for (const attach of ['auto', 'tcx', 'clsact'] as const) validateTapSourceOptions({ attach }, 'ebpf')
+    assert.throws(() => validateTapSourceOptions({ attach: 'xdp', ringBytes: 5000 } as never, 'ebpf'), {
+      code: 'ERR_TAP_SOURCE',
+      message: /ringBytes must be a power of two.*attach must be 'auto', 'tcx', 'clsact', got "xdp"/
+    })
+    assert.throws(() => validateTapSourceOptions({ attach: 'tcx' }, 'pcap'), /'attach' does not apply to pcap sources/)
+  })
 })

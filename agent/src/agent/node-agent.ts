@@ -171,7 +171,7 @@ export class NodeAgent {
     }
 
     // Only the eBPF source takes a fallback (options that do not apply to a source kind are rejected).
-    const sourceOptions = parseTapSourceSpec(config.source).kind === 'ebpf' ? { fallback: config.sourceFallback } : {}
+    const sourceOptions = parseTapSourceSpec(config.source).kind === 'ebpf' ? { fallback: config.sourceFallback, attach: config.sourceAttach } : {}
     const open = this.deps.openSource ?? ((description: string) => openTapSource(description, sourceOptions))
     this.source = open(config.source)
     const fallback = this.source.fallbackReason
@@ -179,7 +179,9 @@ export class NodeAgent {
     this.source.start()
     this.tapState = 'open'
     const clock: PipelineClock = parseTapSourceSpec(config.source).kind === 'pcap-file' ? 'event' : 'wall'
-    this.log.info({ source: config.source, node: config.nodeName, debug: this.addresses.debug, query: this.addresses.query, aggregator: config.aggregator }, 'agent started')
+    // attach: how an ebpf: source hooked in (tcx or clsact; `auto` decides at open), undefined for other sources.
+    const attach = this.tapStats()?.attach?.mode
+    this.log.info({ source: config.source, node: config.nodeName, attach, debug: this.addresses.debug, query: this.addresses.query, aggregator: config.aggregator }, 'agent started')
     this.running = this.pipeline.run(this.source, { clock, captureClock: config.captureClock, sink: logs => { this.emit(logs) } }).then(() => {
       this.lastTapStats = this.tapStats()
       if (this.tapState === 'open') {

@@ -22,6 +22,7 @@ export interface AgentConfig {
   readonly localEndpoints: 'node' | 'all'
   readonly captureClock: 'capture' | 'now'
   readonly sourceFallback: 'none' | 'pcap'
+  readonly sourceAttach: 'auto' | 'tcx' | 'clsact'
   readonly aggregator: string
   readonly queryListen: string
   readonly queryAdvertise: string
@@ -89,6 +90,7 @@ export const CONFIG_FIELDS: readonly ConfigField[] = Object.freeze([
   { key: 'filenames', flag: 'filename', short: 'f', kind: { type: 'list', required: true }, default: () => [], help: 'policy and inventory files or directories (watched; repeatable; comma-separated in the file and env)' },
   { key: 'stagedMode', flag: 'staged-mode', kind: { type: 'enum', values: ['calico', 'replace'] }, default: () => 'calico', help: 'calico: staged policies are added to the pending set; replace: Set replaces and Delete removes the enforced policy' },
   { key: 'sourceFallback', flag: 'source-fallback', kind: { type: 'enum', values: ['none', 'pcap'] }, default: () => 'none', help: 'ebpf: only: pcap falls back to libpcap capture on the same interfaces when the kernel or the privileges refuse eBPF (the reason is logged); none fails' },
+  { key: 'sourceAttach', flag: 'source-attach', kind: { type: 'enum', values: ['auto', 'tcx', 'clsact'] }, default: () => 'auto', help: 'ebpf: only: how the program is attached: tcx links (Linux 6.6+), clsact filters, or auto (tcx when the kernel has it, else clsact)' },
   { key: 'captureClock', flag: 'capture-clock', kind: { type: 'enum', values: ['capture', 'now'] }, default: () => 'capture', help: 'pcap-file: capture keeps the capture\'s timestamps as the flow clock; now shifts them so the first packet happens now' },
   { key: 'localEndpoints', flag: 'local-endpoints', kind: { type: 'enum', values: ['node', 'all'] }, default: () => 'node', help: 'node: report flows of this node\'s endpoints; all: treat every endpoint as local (replays, tests)' },
   { key: 'aggregator', flag: 'aggregator', kind: { type: 'address', allowEmpty: true }, default: () => '', help: 'aggregator host:port to stream flow logs to (empty: no export)' },

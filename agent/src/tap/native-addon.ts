@@ -18,7 +18,8 @@ export interface NativeTap {
   start (onReady: () => void): void
   read (buffer: Uint8Array): number
   status (): { done: boolean, error?: Error }
-  stats (): Record<string, number>
+  /** Counters, and a few words (`attach.mode`). */
+  stats (): Record<string, number | string>
   interfaces (): string[]
   close (): void
 }

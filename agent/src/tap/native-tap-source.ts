@@ -10,13 +10,13 @@ import { parseTapSourceSpec, validateTapSourceOptions, type TapSourceOptions } f
 const DEFAULT_READ_RECORDS = 4096
 
 /** Turns the addon's flat dotted counters ("records.start") into the nested TapStats shape. */
-export function nestStats (flat: Record<string, number>): TapStats {
+export function nestStats (flat: Record<string, number | string>): TapStats {
   const out: Record<string, unknown> = {}
   for (const [key, value] of Object.entries(flat)) {
     const dot = key.indexOf('.')
     if (dot < 0) { out[key] = value; continue }
     const group = key.slice(0, dot)
-    const inner = (out[group] ??= {}) as Record<string, number>
+    const inner = (out[group] ??= {}) as Record<string, number | string>
     inner[key.slice(dot + 1)] = value
   }
   return out as unknown as TapStats

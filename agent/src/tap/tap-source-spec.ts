@@ -28,6 +28,12 @@ export interface TapSourceOptions {
   sweepMs?: number
   /** ebpf: ring buffer for flow start / TCP close events, in bytes; a power of two (1 MiB). */
   ringBytes?: number
+  /**
+   * ebpf: how the program is attached to each hook: `tcx` links (Linux 6.6+: no qdisc or classifier layers, gone
+   * with the process), `clsact` filters (any kernel the tap runs on), or `auto` (default): tcx when the kernel has
+   * it, else clsact. `stats().attach.mode` says which was chosen.
+   */
+  attach?: 'auto' | 'tcx' | 'clsact'
   /** pcap-file: 0 = as fast as possible (default), 1 = recorded speed, 2 = twice as fast. */
   speed?: number
   /** Flow table: end a flow after this long without packets (60 s). */
@@ -55,6 +61,9 @@ export interface TapSourceOptions {
   /** Records the TypeScript side reads per batch delivered to the iterator (4096). */
   readRecords?: number
 }
+
+/** How an ebpf: source attaches its program (option `attach`). */
+export const ATTACH_MODES = ['auto', 'tcx', 'clsact'] as const
 
 const GLOB_OR_NAME = /^[A-Za-z0-9_.:@*?[\]-]{1,64}$/
 
@@ -129,7 +138,7 @@ const NUMBER_RULES: NumberRule[] = [
   ['ringBytes', 1 << 12, 1 << 30, true]
 ]
 
-const KNOWN = new Set<string>([...NUMBER_RULES.map(r => r[0]), 'filter', 'promiscuous', 'emitStart', 'hostInterfaces', 'fallback'])
+const KNOWN = new Set<string>([...NUMBER_RULES.map(r => r[0]), 'filter', 'promiscuous', 'emitStart', 'hostInterfaces', 'fallback', 'attach'])
 
 const TABLE_OPTIONS = ['idleTimeoutMs', 'activeTimeoutMs', 'closeLingerMs', 'maxFlows', 'emitStart']
 const COMMON_OPTIONS = ['batchRecords', 'readRecords']
@@ -138,7 +147,7 @@ const APPLICABLE: Record<TapSourceSpec['kind'], ReadonlySet<string>> = {
   pcap: new Set([...COMMON_OPTIONS, ...TABLE_OPTIONS, 'filter', 'snaplen', 'promiscuous', 'bufferBytes', 'rescanMs']),
   'pcap-file': new Set([...COMMON_OPTIONS, ...TABLE_OPTIONS, 'speed']),
   synthetic: new Set([...COMMON_OPTIONS, 'endpoints', 'skew', 'localEndpoints', 'limit', 'seed']),
-  ebpf: new Set([...COMMON_OPTIONS, ...TABLE_OPTIONS, 'rescanMs', 'hostInterfaces', 'fallback', 'sweepMs', 'ringBytes'])
+  ebpf: new Set([...COMMON_OPTIONS, ...TABLE_OPTIONS, 'rescanMs', 'hostInterfaces', 'fallback', 'sweepMs', 'ringBytes', 'attach'])
 }
 
 /**
@@ -167,6 +176,9 @@ export function validateTapSourceOptions (options: TapSourceOptions, kind?: TapS
   }
   if (options.fallback !== undefined && options.fallback !== 'pcap' && options.fallback !== 'none') {
     problems.push(`fallback must be 'pcap' or 'none', got ${JSON.stringify(options.fallback)}`)
+  }
+  if (options.attach !== undefined && !(ATTACH_MODES as readonly unknown[]).includes(options.attach)) {
+    problems.push(`attach must be ${ATTACH_MODES.map(m => `'${m}'`).join(', ')}, got ${JSON.stringify(options.attach)}`)
   }
   if (options.hostInterfaces !== undefined) {
     if (!Array.isArray(options.hostInterfaces)) problems.push('hostInterfaces must be an array of interface names or globs')

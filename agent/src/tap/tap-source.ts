@@ -49,8 +49,11 @@ export interface TapStats {
   }
   /** eBPF: what was left by runs that died without detaching, and removed at start. */
   cleanup?: { staleRuns: number, filtersRemoved: number, qdiscsRemoved: number }
-  /** eBPF: the TC filter handle and priority of this tap (`tc filter show dev X ingress`). */
-  attach?: { handle: number, priority: number }
+  /**
+   * eBPF: how the program is attached (`tcx` links, seen with `bpftool link`, or `clsact` filters), and with
+   * clsact the filter handle and priority of this tap (`tc filter show dev X ingress`; 0 with tcx).
+   */
+  attach?: { mode: 'tcx' | 'clsact', handle: number, priority: number }
 }
 
 /** A source of flow records: live capture, a capture file, or the synthetic generator. */
