@@ -71,6 +71,8 @@ export interface AggregatorStats {
   flowLogsEmitted: number
   /** Times the flow-key numbering was started afresh (policy or inventory change, or too many dead keys). */
   keyNumberResets: number
+  /** Times the table of flow shapes (one per distinct verdict) reached its bound and was emptied. */
+  shapeTableResets: number
   trackedFlows: number
   openFlowLogs: number
   drops: AggregatorDrops
@@ -166,6 +168,8 @@ function liveSize (log: OpenFlowLog): number {
 const NO_REPORTS: readonly Report[] = Object.freeze([])
 /** Bound of the distinct ends, hits and traces FlowKeyIds numbers before it starts over. */
 const MAX_KEY_ID_CONTENTS = 1 << 20
+/** Bound of the flow-shape table (entries). */
+const MAX_SHAPES = 1 << 18
 /** Key numbers kept across interval closes regardless of how few flow logs are open. */
 const MIN_KEYS_BEFORE_RESET = 1 << 16
 
@@ -196,8 +200,12 @@ export class FlowLogAggregator {
   private closedBeforeSeconds = -Infinity
   private generation = 0
   private keyIds = new FlowKeyIds()
-  /** Flow shapes by the verdict object they were built from; dropped with the key numbering. */
-  private shapes = new WeakMap<FlowVerdicts, FlowShape>()
+  /**
+   * Flow shapes by the verdict object they were built from; dropped with the key numbering, emptied at its bound.
+   * A Map, not a WeakMap: with a verdict per pod pair it holds hundreds of thousands of entries, and a WeakMap's
+   * ephemerons made every garbage collection walk them.
+   */
+  private shapes = new Map<FlowVerdicts, FlowShape>()
   /** Recent raw flows (one entry per record, latest counters). */
   readonly recent: RecentRawFlows | undefined
   private readonly counters: Omit<AggregatorStats, 'trackedFlows' | 'openFlowLogs'> = {
@@ -209,6 +217,7 @@ export class FlowLogAggregator {
     late: 0,
     flowLogsEmitted: 0,
     keyNumberResets: 0,
+    shapeTableResets: 0,
     drops: { notLocal: 0, badAddress: 0, trackedFlowEvicted: 0, flowLogOverflow: 0 }
   }
 
@@ -237,7 +246,7 @@ export class FlowLogAggregator {
   private resetKeyIds (): void {
     this.keyIds = new FlowKeyIds()
     this.counters.keyNumberResets++
-    this.shapes = new WeakMap()
+    this.shapes = new Map()
     this.generation++
     this.lastStart = NaN
     this.lastBucket = undefined
@@ -396,6 +405,7 @@ export class FlowLogAggregator {
       if (src.local) reports.push(this.makeReport('Src', shape, verdicts.enforced.src, verdicts.pending.src))
       if (dst.local) reports.push(this.makeReport('Dst', shape, verdicts.enforced.dst, verdicts.pending.dst))
       shape.reports = reports
+      if (this.shapes.size >= MAX_SHAPES) { this.shapes.clear(); this.counters.shapeTableResets++ }
       this.shapes.set(verdicts, shape)
     }
     flow.reports = shape.reports
