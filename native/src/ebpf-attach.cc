@@ -84,6 +84,20 @@ struct RegistryEntry {
   char ifname[16];
 };
 
+/** The registry form of one of our attachments. */
+RegistryEntry EntryFor(const Attachment& a, uint32_t prog_id, uint32_t handle) {
+  RegistryEntry e;
+  std::memset(&e, 0, sizeof(e));
+  e.ifindex = a.ifindex;
+  e.egress = a.egress;
+  e.qdisc_created = a.qdisc_created;
+  e.prog_id = prog_id;
+  e.handle = handle;
+  e.priority = TcAttacher::kPriority;
+  std::memcpy(e.ifname, a.ifname, sizeof(e.ifname));
+  return e;
+}
+
 uint64_t RegistryKey(uint32_t ifindex, bool egress) { return static_cast<uint64_t>(ifindex) * 2 + (egress ? 1 : 0); }
 
 uint64_t EffectiveCapabilities() {
@@ -321,15 +335,7 @@ std::string TcAttacher::InitRegistry(int* err) {
 }
 
 void TcAttacher::Record(const Attachment& a) {
-  RegistryEntry e;
-  std::memset(&e, 0, sizeof(e));
-  e.ifindex = a.ifindex;
-  e.egress = a.egress;
-  e.qdisc_created = a.qdisc_created;
-  e.prog_id = prog_id_;
-  e.handle = handle_;
-  e.priority = kPriority;
-  std::memcpy(e.ifname, a.ifname, sizeof(e.ifname));
+  RegistryEntry e = EntryFor(a, prog_id_, handle_);
   const uint64_t key = RegistryKey(a.ifindex, a.egress);
   bpf_map_update_elem(registry_fd_, &key, &e, BPF_ANY);
 }
@@ -413,14 +419,7 @@ void TcAttacher::Forget(uint32_t ifindex) {
     else if (a.link_fd >= 0) CloseLink(a.link_fd);  // a vanished device's links are defunct: free them
     else {
       // A filter of a failed attach (ingress done, egress refused) is removed; a vanished device took its own.
-      RegistryEntry e;
-      std::memset(&e, 0, sizeof(e));
-      e.ifindex = a.ifindex;
-      e.egress = a.egress;
-      e.handle = handle_;
-      e.priority = kPriority;
-      std::memcpy(e.ifname, a.ifname, sizeof(e.ifname));
-      DetachOne(e, prog_id_, nullptr);
+      DetachOne(EntryFor(a, prog_id_, handle_), prog_id_, nullptr);
       Unrecord(a.ifindex, a.egress);
     }
   }
@@ -434,14 +433,7 @@ void TcAttacher::DetachAll() {
       CloseLink(a.link_fd);
       continue;
     }
-    RegistryEntry e;
-    std::memset(&e, 0, sizeof(e));
-    e.ifindex = a.ifindex;
-    e.egress = a.egress;
-    e.handle = handle_;
-    e.priority = kPriority;
-    std::memcpy(e.ifname, a.ifname, sizeof(e.ifname));
-    DetachOne(e, prog_id_, nullptr);
+    DetachOne(EntryFor(a, prog_id_, handle_), prog_id_, nullptr);
   }
   for (const Attachment& a : attached_) {
     if (a.link_fd < 0 && a.qdisc_created && qdiscs.insert(a.ifindex).second) DestroyQdisc(a.ifindex, a.ifname, nullptr);

@@ -29,6 +29,35 @@ export interface FlowService {
   readonly port: number
 }
 
+/** The naming fields a FlowKey and a RawFlow share, from the two ends and the destination's service. */
+export interface FlowEndFields {
+  readonly sourceName: string
+  readonly sourceNamespace: string
+  readonly sourceType: EndpointType
+  readonly destName: string
+  readonly destNamespace: string
+  readonly destType: EndpointType
+  readonly destServiceName: string
+  readonly destServiceNamespace: string
+  readonly destServicePortName: string
+  readonly destServicePort: number
+}
+
+export function flowEndFields (src: FlowEnd, dst: FlowEnd, service: FlowService | undefined): FlowEndFields {
+  return {
+    sourceName: src.name,
+    sourceNamespace: src.namespace,
+    sourceType: src.type,
+    destName: dst.name,
+    destNamespace: dst.namespace,
+    destType: dst.type,
+    destServiceName: service?.name ?? '',
+    destServiceNamespace: service?.namespace ?? '',
+    destServicePortName: service?.portName ?? '',
+    destServicePort: service?.port ?? 0
+  }
+}
+
 /** Resolves addresses to flow ends; implementations cache and must not throw. */
 export interface FlowEndResolver {
   /** The end an address (canonical text) stands for; undefined when it is not an address. */

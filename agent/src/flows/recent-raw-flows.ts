@@ -5,7 +5,7 @@
 // ring or follows it.
 import type { FlowVerdicts } from '../policy/policy-hit.js'
 import type { Sequenced, SequencedRing } from './bounded-ring.js'
-import type { FlowEnd, FlowService } from './flow-end.js'
+import { flowEndFields, type FlowEnd, type FlowService } from './flow-end.js'
 import { flowProtoName, type RawFlow } from './raw-flow.js'
 
 /** What every record of one flow shares: its addresses, destination port, ends, service and verdicts. */
@@ -110,16 +110,7 @@ export class RecentRawFlows implements SequencedRing<RawFlow> {
       pendingAction: verdicts.pending.action,
       sourcePolicies: { enforced: verdicts.enforced.src, pending: verdicts.pending.src },
       destPolicies: { enforced: verdicts.enforced.dst, pending: verdicts.pending.dst },
-      sourceName: src.name,
-      sourceNamespace: src.namespace,
-      sourceType: src.type,
-      destName: dst.name,
-      destNamespace: dst.namespace,
-      destType: dst.type,
-      destServiceName: service?.name ?? '',
-      destServiceNamespace: service?.namespace ?? '',
-      destServicePortName: service?.portName ?? '',
-      destServicePort: service?.port ?? 0,
+      ...flowEndFields(src, dst, service),
       endReason: END_REASONS[this.endReasons[index] as number] as RawFlowEndReason,
       unobservable: verdicts.unobservable
     }
