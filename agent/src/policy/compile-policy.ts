@@ -2,8 +2,7 @@
 // namespaceSelector, serviceAccountSelector, types) and its rules per direction.
 import type { PolicyEndpoint } from './endpoint-model.js'
 import type { NormalizedPolicy } from './normalized-policy.js'
-import type { Labels } from './resources.js'
-import { compileRule, type CompiledRule, type RuleCompileContext } from './compile-rule.js'
+import { compileRule, namespaceLabelsOf, serviceAccountLabelsOf, type CompiledRule, type RuleCompileContext } from './compile-rule.js'
 
 /** A policy ready to evaluate. */
 export interface CompiledPolicy {
@@ -22,18 +21,19 @@ export function compilePolicy (policy: NormalizedPolicy, ctx: RuleCompileContext
   const selector = ctx.matchers.get(policy.selector)
   const namespaceSelector = policy.namespaceSelector === undefined ? undefined : ctx.matchers.get(policy.namespaceSelector)
   const saSelector = policy.serviceAccountSelector === undefined ? undefined : ctx.matchers.get(policy.serviceAccountSelector)
+  const namespaceLabels = namespaceLabelsOf(ctx)
+  const serviceAccountLabels = serviceAccountLabelsOf(ctx)
   const selects = (ep: PolicyEndpoint): boolean => {
     // Namespaced policies apply only to pods of their namespace; global ones to pods and host endpoints.
     if (namespace !== undefined && (ep.kind !== 'workload' || ep.namespace !== namespace)) return false
     if (!selector.matchesEntity(ep)) return false
     if (namespaceSelector !== undefined) {
       if (ep.kind !== 'workload') return false
-      if (!namespaceSelector.matchesEntityNamespace(ep, () => ctx.directory().namespace(ep.namespace)?.labels ?? {})) return false
+      if (!namespaceSelector.matchesEntityNamespace(ep, namespaceLabels)) return false
     }
     if (saSelector !== undefined) {
       if (ep.kind !== 'workload') return false
-      const labelsOf = (): Labels => ctx.directory().serviceAccount(ep.namespace, ep.serviceAccount)?.labels ?? { 'projectcalico.org/name': ep.serviceAccount }
-      if (!saSelector.matchesEntityServiceAccount(ep, labelsOf)) return false
+      if (!saSelector.matchesEntityServiceAccount(ep, serviceAccountLabels)) return false
     }
     return true
   }

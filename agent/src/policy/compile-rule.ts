@@ -69,6 +69,16 @@ export interface RuleCompileContext {
   readonly directory: () => EndpointDirectory
 }
 
+/** The labels of an entity's namespace, as namespaceSelectors see them (none for a non-namespaced entity). */
+export function namespaceLabelsOf (ctx: RuleCompileContext): (e: Entity) => Labels {
+  return e => e.namespace === undefined ? {} : ctx.directory().namespace(e.namespace)?.labels ?? {}
+}
+
+/** The labels of a pod's service account, as serviceAccount selectors see them (Calico's name label when unknown). */
+export function serviceAccountLabelsOf (ctx: RuleCompileContext): (e: Entity) => Labels {
+  return e => e.kind !== 'workload' ? {} : ctx.directory().serviceAccount(e.namespace, e.serviceAccount)?.labels ?? { 'projectcalico.org/name': e.serviceAccount }
+}
+
 interface PortSet { ranges: Array<[number, number]>, names: string[] }
 
 function parsePorts (ports: readonly Port[]): PortSet {
@@ -89,10 +99,10 @@ function inScopeFactory (policyNamespace: string | undefined, namespaceSelector:
   }
   // Calico rewrites a `global()` namespaceSelector to `!has(projectcalico.org/namespace)`: non-namespaced only.
   if (nsSelectorIsGlobal) return e => e.namespace === undefined
+  const labelsOf = namespaceLabelsOf(ctx)
   return (e: Entity) => {
-    const namespace = e.namespace
-    if (namespace === undefined) return nsSelectorIsGlobal
-    return namespaceSelector.matchesEntityNamespace(e, () => ctx.directory().namespace(namespace)?.labels ?? {})
+    if (e.namespace === undefined) return nsSelectorIsGlobal
+    return namespaceSelector.matchesEntityNamespace(e, labelsOf)
   }
 }
 
@@ -147,6 +157,7 @@ function compileEntityRule (rule: EntityRule, which: 'src' | 'dst', policyNamesp
   const saNames = rule.serviceAccounts?.names
   const saSelector = rule.serviceAccounts?.selector === undefined ? undefined : ctx.matchers.get(rule.serviceAccounts.selector)
   const hasServiceAccounts = rule.serviceAccounts !== undefined
+  const saLabelsOf = serviceAccountLabelsOf(ctx)
   // As libcalico-go's getEndpointSelector: a notSelector in a namespaced policy also limits the rule to the
   // policy's namespace. Named ports resolve on the entities this positive selector matches (all when none).
   let positive: ((e: Entity) => boolean) | undefined
@@ -157,10 +168,7 @@ function compileEntityRule (rule: EntityRule, which: 'src' | 'dst', policyNamesp
       if (hasServiceAccounts) {
         if (e.kind !== 'workload') return false
         if (saNames !== undefined && saNames.length > 0 && !saNames.includes(e.serviceAccount)) return false
-        if (saSelector !== undefined) {
-          const labelsOf = (): Labels => ctx.directory().serviceAccount(e.namespace, e.serviceAccount)?.labels ?? { 'projectcalico.org/name': e.serviceAccount }
-          if (!saSelector.matchesEntityServiceAccount(e, labelsOf)) return false
-        }
+        if (saSelector !== undefined && !saSelector.matchesEntityServiceAccount(e, saLabelsOf)) return false
       }
       return true
     }

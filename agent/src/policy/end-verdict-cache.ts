@@ -39,9 +39,17 @@ class EndKey {
     /** Ids of the entity atoms some rule reads at this end, ascending. */
     readonly atoms: Int32Array,
     readonly ipAtoms: readonly IpAtom[],
-    readonly namedPorts: boolean
+    readonly namedPorts: boolean,
+    /**
+     * For a peer key with atoms that only hold inside some namespaces (`scoped`): the key of everything else it
+     * reads. An end with no entity in those namespaces observes exactly that, so it takes that key's class.
+     */
+    readonly global: EndKey | undefined = undefined,
+    readonly scoped: ReadonlySet<string> = NO_NAMESPACES
   ) {}
 }
+
+const NO_NAMESPACES: ReadonlySet<string> = new Set()
 
 /** A cached end verdict with the unobservable rule fields met computing it (merged into the flow's list on a hit). */
 export interface CachedEnd {
@@ -77,6 +85,8 @@ export class EndPlan {
 const MAX_ENTITY_SLOTS = 1 << 24
 /** Class tokens per end and plan stay below this, so (local, peer, flow fields) packs into one safe integer. */
 const MAX_CLASSES = 1 << 13
+/** Class tokens of one EndKey stay below this (half the range: see EndVerdictCache.classOf). */
+const MAX_KEY_CLASSES = MAX_CLASSES >> 1
 const FLOW_FIELDS = 2 ** 26
 // Numeric observation code of a peer of one entity: atom bits, named-port class, address bits (28 bits: a small
 // integer, cheap as a map key).
@@ -95,6 +105,8 @@ export interface EndCacheCounters { hits: number, misses: number, evictions: num
 export class EndVerdictCache {
   private readonly atomIds = new Map<EntityAtom, number>()
   private atomTests: Array<(e: Entity) => boolean> = []
+  /** Per atom, the namespace outside which it never holds (EntityAtom.namespace). */
+  private atomNamespaces: Array<string | undefined> = []
   /** Per atom, its result per entity id (UNKNOWN, NO, YES), filled on first use. */
   private atomResults: Array<Uint8Array | undefined> = []
   private entityCount = 0
@@ -124,6 +136,7 @@ export class EndVerdictCache {
   setPolicies (compiled: readonly CompiledPolicy[], entityCount: number): void {
     this.atomIds.clear()
     this.atomTests = []
+    this.atomNamespaces = []
     this.policyNumbers = new Map()
     const byKey = new Map<string, number>()
     const register = (reads: EndReads): void => {
@@ -133,6 +146,7 @@ export class EndVerdictCache {
           id = byKey.size
           byKey.set(atom.key, id)
           this.atomTests.push(atom.test)
+          this.atomNamespaces.push(atom.namespace)
         }
         this.atomIds.set(atom, id)
       }
@@ -214,7 +228,17 @@ export class EndVerdictCache {
     const text = JSON.stringify([local, atoms, ipKeys, builder.namedPorts])
     let key = this.endKeys.get(text)
     if (key === undefined) {
-      key = new EndKey(Int32Array.from(atoms), ipKeys.map(k => builder.ipAtoms.get(k) as IpAtom), builder.namedPorts)
+      const ipAtoms = ipKeys.map(k => builder.ipAtoms.get(k) as IpAtom)
+      const scoped = new Set<string>()
+      for (const id of atoms) { const ns = this.atomNamespaces[id]; if (ns !== undefined) scoped.add(ns) }
+      if (local || scoped.size === 0) key = new EndKey(Int32Array.from(atoms), ipAtoms, builder.namedPorts)
+      else {
+        const unscoped = new ReadsBuilder()
+        for (const id of atoms) if (this.atomNamespaces[id] === undefined) unscoped.atoms.add(id)
+        for (const [k, atom] of builder.ipAtoms) unscoped.ipAtoms.set(k, atom)
+        unscoped.namedPorts = builder.namedPorts
+        key = new EndKey(Int32Array.from(atoms), ipAtoms, builder.namedPorts, this.endKey(unscoped, false), scoped)
+      }
       this.endKeys.set(text, key)
     }
     return key
@@ -264,9 +288,23 @@ export class EndVerdictCache {
   /**
    * The class token of one end for a plan: equal tokens ⇔ equal observations — per entity (in order) the
    * results of the plan's atoms and, when rules name ports, its named ports; the address atoms; and for the
-   * local end the profile it falls back to. Undefined past MAX_CLASSES (the end is then evaluated uncached).
+   * local end the profile it falls back to. Undefined past MAX_KEY_CLASSES classes of one key (the end is then
+   * evaluated uncached).
    */
   private classOf (key: EndKey, side: FlowSide, endpoint: PolicyEndpoint | undefined): number | undefined {
+    const global = key.global
+    if (global !== undefined) {
+      // Tokens of the unscoped key are below MAX_KEY_CLASSES, this key's own ones above: never equal.
+      let inScope = false
+      for (const e of side.entities) if (e.namespace !== undefined && key.scoped.has(e.namespace)) { inScope = true; break }
+      if (!inScope) return this.classOf(global, side, endpoint)
+      const own = this.ownClassOf(key, side, endpoint)
+      return own === undefined ? undefined : MAX_KEY_CLASSES + own
+    }
+    return this.ownClassOf(key, side, endpoint)
+  }
+
+  private ownClassOf (key: EndKey, side: FlowSide, endpoint: PolicyEndpoint | undefined): number | undefined {
     if (key.generation !== this.generation) {
       key.byCode = new Map()
       key.byText = new Map()
@@ -320,7 +358,7 @@ export class EndVerdictCache {
         if (e === undefined) code = -1 - code
         const token = key.byCode.get(code)
         if (token !== undefined) return token
-        if (key.classes >= MAX_CLASSES) return undefined
+        if (key.classes >= MAX_KEY_CLASSES) return undefined
         key.byCode.set(code, key.classes)
         this.size++
         return key.classes++
@@ -336,7 +374,7 @@ export class EndVerdictCache {
     for (let i = 0; i < ipAtoms.length; i++) text += (ipAtoms[i] as IpAtom).test(side.ip) ? '1' : '0'
     const token = key.byText.get(text)
     if (token !== undefined) return token
-    if (key.classes >= MAX_CLASSES) return undefined
+    if (key.classes >= MAX_KEY_CLASSES) return undefined
     key.byText.set(text, key.classes)
     this.size++
     return key.classes++

@@ -29,7 +29,7 @@ export interface PolicyEngineOptions {
   stagedMode?: StagedMode
   /** Bound of the verdict cache (entries); 0 disables it. */
   verdictCacheSize?: number
-  /** Bound of the per-end verdict cache (trie nodes); 0 disables it. */
+  /** Bound of the per-end verdict cache (entries and end classes together); 0 disables it. */
   endVerdictCacheSize?: number
 }
 

@@ -25,21 +25,25 @@ export class MemoizedSelector {
     this.serviceAccountResults = new Uint8Array(entityCount)
   }
 
-  /** Whether the selector matches the labels of an entity's namespace (`labelsOf` is asked once per entity). */
-  matchesEntityNamespace (entity: Entity, labelsOf: () => Labels): boolean {
-    return this.remembered(this.namespaceResults, entity.id, labelsOf)
+  /**
+   * Whether the selector matches the labels of an entity's namespace (`labelsOf` is asked once per entity; a
+   * function made once, not per call, so a remembered answer allocates nothing).
+   */
+  matchesEntityNamespace (entity: Entity, labelsOf: (entity: Entity) => Labels): boolean {
+    return this.remembered(this.namespaceResults, entity, labelsOf)
   }
 
   /** Whether the selector matches the labels of an entity's service account (`labelsOf` asked once per entity). */
-  matchesEntityServiceAccount (entity: Entity, labelsOf: () => Labels): boolean {
-    return this.remembered(this.serviceAccountResults, entity.id, labelsOf)
+  matchesEntityServiceAccount (entity: Entity, labelsOf: (entity: Entity) => Labels): boolean {
+    return this.remembered(this.serviceAccountResults, entity, labelsOf)
   }
 
-  private remembered (results: Uint8Array, id: number, labelsOf: () => Labels): boolean {
+  private remembered (results: Uint8Array, entity: Entity, labelsOf: (entity: Entity) => Labels): boolean {
+    const id = entity.id
     const known = results[id]
     if (known === YES) return true
     if (known === NO) return false
-    const result = this.compiled.matches(labelsOf())
+    const result = this.compiled.matches(labelsOf(entity))
     if (id < results.length) results[id] = result ? YES : NO
     return result
   }
