@@ -19,7 +19,7 @@ import assert from 'node:assert'
 import type { FlowInput } from '../policy/policy-engine.js'
 import type { FlowVerdicts, PolicyHit } from '../policy/policy-hit.js'
 import { protocolHasPorts } from '../policy/protocol.js'
-import { flowEndFields, type FlowEnd, type FlowEndResolver, type FlowService } from './flow-end.js'
+import type { FlowEnd, FlowEndResolver, FlowService } from './flow-end.js'
 import { FLOW_INTERVAL_SECONDS, type FlowKey, type FlowLog, type Reporter } from './flow-log.js'
 import { connectionCompleted, connectionStarted, type FlowRecord, type FlowRecordKind } from './flow-record.js'
 import { flowProtoName } from './raw-flow.js'
@@ -426,9 +426,20 @@ export class FlowLogAggregator {
   /** The FlowKey a report stands for (built once per open flow log). */
   private keyOf (report: Report): FlowKey {
     const { src, dst, service, destPort, protocol } = report.shape
+    // Written out, not spread from flowEndFields: a spread on this path cost a third of the pipeline's
+    // throughput (the keys' hidden class differs and every reader of flow keys became slower).
     return {
-      ...flowEndFields(src, dst, service),
+      sourceName: src.name,
+      sourceNamespace: src.namespace,
+      sourceType: src.type,
+      destName: dst.name,
+      destNamespace: dst.namespace,
+      destType: dst.type,
       destPort,
+      destServiceName: service?.name ?? '',
+      destServiceNamespace: service?.namespace ?? '',
+      destServicePortName: service?.portName ?? '',
+      destServicePort: service?.port ?? 0,
       proto: flowProtoName(protocol),
       reporter: report.reporter,
       action: endAction(report.enforced),
