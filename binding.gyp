@@ -11,6 +11,7 @@
         "native/src/pcap-live-source.cc",
         "native/src/synthetic-source.cc",
         "native/src/ebpf-attach.cc",
+        "native/src/ebpf-errors.cc",
         "native/src/ebpf-tap.cc"
       ],
       "include_dirs": [

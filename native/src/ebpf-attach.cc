@@ -1,4 +1,5 @@
 #include "ebpf-attach.h"
+#include "ebpf-errors.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -223,26 +224,13 @@ std::string ErrnoText(int err) {
   return std::string(name != nullptr ? name : "errno " + std::to_string(err)) + " (" + std::strerror(err) + ")";
 }
 
-std::string MissingEbpfPrivileges() {
-  const uint64_t caps = EffectiveCapabilities();
-  const bool sys_admin = caps & (1ull << 21);
-  const bool bpf = sys_admin || (caps & (1ull << 39));
-  const bool net_admin = sys_admin || (caps & (1ull << 12));
-  if (bpf && net_admin) return "";
-  std::string missing = !bpf && !net_admin ? "CAP_BPF and CAP_NET_ADMIN" : !bpf ? "CAP_BPF" : "CAP_NET_ADMIN";
-  return "the eBPF tap needs " + missing + " (CAP_BPF to load the program and create its maps, CAP_NET_ADMIN to " +
-         "attach it with TC; CAP_SYS_ADMIN covers both on kernels before 5.8); run the agent as root, or grant " +
-         "them with `setcap cap_bpf,cap_net_admin,cap_perfmon+ep <node binary>` (CAP_PERFMON is what distributions " +
-         "pair with CAP_BPF for tracing tools; this program does not need it), or use the pcap source";
-}
+std::string MissingEbpfPrivileges() { return MissingPrivilegesFor(EffectiveCapabilities()); }
 
 std::string LockdownMode() {
   std::ifstream in("/sys/kernel/security/lockdown");
   std::string line;
   if (!std::getline(in, line)) return "";
-  const size_t open = line.find('['), close = line.find(']');
-  if (open == std::string::npos || close == std::string::npos || close < open) return "";
-  return line.substr(open + 1, close - open - 1);
+  return LockdownModeFrom(line);
 }
 
 std::string EnsureBpffs() {

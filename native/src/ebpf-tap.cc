@@ -25,6 +25,7 @@
 
 #include "../bpf/flow-tap.h"
 #include "ebpf-attach.h"
+#include "ebpf-errors.h"
 #include "flow-tap.skel.h"
 #include "tap.h"
 
@@ -129,14 +130,7 @@ class EbpfTap : public Tap {
     if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr) <= 0 ||
         libbpf_probe_bpf_map_type(BPF_MAP_TYPE_LRU_HASH, nullptr) <= 0 ||
         libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SCHED_CLS, nullptr) <= 0) {
-      const std::string lockdown = LockdownMode();
-      if (!lockdown.empty() && lockdown != "none" && errno == EPERM) {
-        *error = {"ERR_EBPF_LOCKDOWN", LockdownMessage(lockdown)};
-      } else {
-        *error = {"ERR_EBPF_UNSUPPORTED", "kernel " + KernelRelease() + " lacks what the eBPF tap needs: BPF ring " +
-                  "buffers (Linux 5.8), LRU hash maps and TC classifier programs; use the pcap source (or " +
-                  "fallback: 'pcap')"};
-      }
+      *error = ClassifyProbeFailure(errno, LockdownMode(), KernelRelease());
       return false;
     }
     libbpf_set_print(CollectLibbpfLog);
@@ -151,18 +145,7 @@ class EbpfTap : public Tap {
     const int rc = flow_tap__load(skel_);
     if (rc != 0) {
       const int err = -rc;
-      const std::string log = TakeLibbpfLog();
-      const std::string lockdown = LockdownMode();
-      if (err == EPERM && !lockdown.empty() && lockdown != "none") {
-        *error = {"ERR_EBPF_LOCKDOWN", LockdownMessage(lockdown)};
-      } else if (err == EPERM) {
-        *error = {"ERR_EBPF_PERMISSION", "the kernel refused to load the eBPF tap (EPERM) although the process has " +
-                  std::string("CAP_BPF and CAP_NET_ADMIN; a seccomp profile or an LSM may block bpf(2)") +
-                  (log.empty() ? "" : ": " + log)};
-      } else {
-        *error = {"ERR_EBPF_UNSUPPORTED", "kernel " + KernelRelease() + " rejected the eBPF tap (" +
-                  std::strerror(err) + ")" + (log.empty() ? "" : ": " + log)};
-      }
+      *error = ClassifyLoadFailure(err, LockdownMode(), KernelRelease(), TakeLibbpfLog());
       return false;
     }
     flows_fd_ = bpf_map__fd(skel_->maps.sf_flows);
@@ -181,9 +164,7 @@ class EbpfTap : public Tap {
     int init_err = 0;
     const std::string init = attacher_.Init(bpf_program__fd(skel_->progs.sf_tap), attach_mode, &init_err);
     if (!init.empty()) {
-      *error = {init_err == EINVAL || init_err == EOPNOTSUPP ? "ERR_EBPF_UNSUPPORTED"
-                : init_err == EPERM || init_err == EACCES ? "ERR_EBPF_PERMISSION" : "ERR_TAP_OPEN",
-                init_err == EINVAL || init_err == EOPNOTSUPP ? "kernel " + KernelRelease() + ": " + init : init};
+      *error = ClassifyAttachInitFailure(init_err, KernelRelease(), init);
       return false;
     }
     clock_offset_ns_ = RealtimeNs() - MonotonicNs();
@@ -284,12 +265,6 @@ class EbpfTap : public Tap {
   }
 
  private:
-  static std::string LockdownMessage(const std::string& mode) {
-    return "the kernel is locked down (" + mode + " mode, /sys/kernel/security/lockdown) and refuses the eBPF " +
-           "tap; boot with lockdown=none or integrity where policy allows it, or use the pcap source (or " +
-           "fallback: 'pcap')";
-  }
-
   bool AttachInterface(uint32_t ifindex, const std::string& name, TapError* error) {
     sf_iface_config cfg{IsL3Device(name)};
     if (ifindex < SF_MAX_IFINDEX) bpf_map_update_elem(ifaces_fd_, &ifindex, &cfg, BPF_ANY);
@@ -297,7 +272,7 @@ class EbpfTap : public Tap {
     const std::string why = attacher_.Attach(ifindex, name, &err);
     if (!why.empty()) {
       if (error != nullptr) {
-        *error = {err == EPERM || err == EACCES ? "ERR_EBPF_PERMISSION" : err == ENODEV ? "ERR_TAP_NO_SUCH_INTERFACE" : "ERR_TAP_OPEN", why};
+        *error = ClassifyAttachFailure(err, why);
       }
       attacher_.Forget(ifindex);
       return false;
