@@ -13,7 +13,8 @@
 //    also report updates), with each source's packet count and every drop counter.
 //  - cpu: this process's CPU time per 1000 records, each source alone on the same traffic (what the agent pays).
 // Environment: SHADOWFLOW_BENCH_EBPF_SECONDS (per forwarding window, default 0.5), SHADOWFLOW_BENCH_EBPF_ROUNDS
-// (default 15), SHADOWFLOW_BENCH_EBPF_FLOWS (default 20000), SHADOWFLOW_BENCH_EBPF_PPS (records phase, 100000).
+// (default 41: with 15 the median of one run still moved by ±3 points between runs on a 2-core VM; 41 rounds of
+// five 0.5 s windows take under two minutes), SHADOWFLOW_BENCH_EBPF_FLOWS (default 20000), SHADOWFLOW_BENCH_EBPF_PPS (records phase, 100000).
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -91,7 +92,7 @@ function forwardingCpu (pid: number): () => number {
 
 async function forwarding (net: BridgedPair, binary: string): Promise<void> {
   const seconds = Number(process.env.SHADOWFLOW_BENCH_EBPF_SECONDS ?? 0.5)
-  const rounds = Number(process.env.SHADOWFLOW_BENCH_EBPF_ROUNDS ?? 15)
+  const rounds = Number(process.env.SHADOWFLOW_BENCH_EBPF_ROUNDS ?? 41)
   const settleMs = 150
   const rx = (): number => Number(readFileSync(`/sys/class/net/${net.hostB}/statistics/tx_packets`, 'utf8'))
   const passObject = buildPassProgram()
