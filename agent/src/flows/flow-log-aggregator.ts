@@ -206,6 +206,7 @@ export class FlowLogAggregator {
    * ephemerons made every garbage collection walk them.
    */
   private shapes = new Map<FlowVerdicts, FlowShape>()
+  private readonly input: FlowInput = { src: { ip: undefined, endpoint: undefined, port: undefined }, dst: { ip: undefined, endpoint: undefined, port: undefined }, protocol: 0, icmpType: undefined, icmpCode: undefined }
   /** Recent raw flows (one entry per record, latest counters). */
   readonly recent: RecentRawFlows | undefined
   private readonly counters: Omit<AggregatorStats, 'trackedFlows' | 'openFlowLogs'> = {
@@ -385,13 +386,17 @@ export class FlowLogAggregator {
     const protocol = record.protocol
     const hasPorts = protocolHasPorts(protocol)
     const icmp = protocol === 1 || protocol === 58
-    const input: FlowInput = {
-      src: { ip: src.ip, endpoint: src.endpoint, port: hasPorts ? record.srcPort : undefined },
-      dst: { ip: dst.ip, endpoint: dst.endpoint, port: hasPorts ? record.dstPort : undefined },
-      protocol,
-      icmpType: icmp ? record.icmpType : undefined,
-      icmpCode: icmp ? record.icmpCode : undefined
-    }
+    // One input object for every evaluation: the engine reads it and keeps none of it.
+    const input = this.input
+    input.src.ip = src.ip
+    input.src.endpoint = src.endpoint
+    input.src.port = hasPorts ? record.srcPort : undefined
+    input.dst.ip = dst.ip
+    input.dst.endpoint = dst.endpoint
+    input.dst.port = hasPorts ? record.dstPort : undefined
+    input.protocol = protocol
+    input.icmpType = icmp ? record.icmpType : undefined
+    input.icmpCode = icmp ? record.icmpCode : undefined
     this.counters.evaluations++
     const verdicts = this.evaluator.evaluate(input)
     const service = dst.endpoint === undefined ? this.resolver.serviceFor(record.dstAddr, protocol, record.dstPort) : undefined
