@@ -85,6 +85,16 @@ export function formatIpv6 (u8: Uint8Array, off: number): string {
   return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`
 }
 
+/**
+ * The 64-bit little-endian integer at word `i`. Small values (nearly all counters and flow ids) come out as the
+ * 32-bit word itself, which V8 keeps as a small integer; the float arithmetic is only for values beyond 2^32 —
+ * a float result stored into the record made every flow-id Map lookup hash a heap number.
+ */
+function u64 (u32: Uint32Array, i: number): number {
+  const high = u32[i + 1]!
+  return high === 0 ? u32[i]! : u32[i]! + high * TWO_32
+}
+
 /** Decodes records out of one reusable batch buffer (header + records), without copying the bytes. */
 export class RecordDecoder {
   private readonly u8: Uint8Array
@@ -139,13 +149,13 @@ export class RecordDecoder {
     into.dstPort = u16[h + 7]!
     into.ifindex = u32[w + 2]!
     into.nameId = u32[w + 28]!
-    into.packetsFwd = u32[w + 12]! + u32[w + 13]! * TWO_32
-    into.bytesFwd = u32[w + 14]! + u32[w + 15]! * TWO_32
-    into.packetsRev = u32[w + 16]! + u32[w + 17]! * TWO_32
-    into.bytesRev = u32[w + 18]! + u32[w + 19]! * TWO_32
+    into.packetsFwd = u64(u32, w + 12)
+    into.bytesFwd = u64(u32, w + 14)
+    into.packetsRev = u64(u32, w + 16)
+    into.bytesRev = u64(u32, w + 18)
     into.firstSeenMs = (u32[w + 20]! + u32[w + 21]! * TWO_32) / 1e6
     into.lastSeenMs = (u32[w + 22]! + u32[w + 23]! * TWO_32) / 1e6
-    into.flowId = u32[w + 24]! + u32[w + 25]! * TWO_32
+    into.flowId = u64(u32, w + 24)
     into.tcpFlagsFwd = u8[base + OFFSET.tcpFlagsFwd]!
     into.tcpFlagsRev = u8[base + OFFSET.tcpFlagsRev]!
     into.state = u32[w + 26]!
