@@ -10,6 +10,7 @@ import { normalizePolicies } from '../../agent/src/policy/normalized-policy.js'
 import { PolicyEngine, type FlowInput, type PolicyEngineOptions } from '../../agent/src/policy/policy-engine.js'
 import { FULL_SIZE, generateCluster, SMALL_SIZE, type GeneratedCluster } from '../bench/fixtures/generate-cluster.js'
 import { TestCluster, globalNetworkSet, gnp, hostEndpoint, namespace, np, pod, service } from './helpers/cluster-builder.js'
+import { random } from '../bench/fixtures/synthetic-cluster.js'
 
 function ip (text: string): IpAddress {
   const parsed = parseIp(text)
@@ -23,18 +24,6 @@ function engineFor (cluster: GeneratedCluster, options: PolicyEngineOptions): { 
   const engine = new PolicyEngine(directory, options)
   engine.setPolicies(normalizePolicies(loaded), cluster.tiers)
   return { engine, directory }
-}
-
-/** Deterministic PRNG (mulberry32). */
-function random (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 /** Evaluates every flow through the caches and uncached; returns the flows whose results differ. */

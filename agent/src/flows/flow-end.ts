@@ -2,7 +2,7 @@
 // flows/ stays pure: endpoints/ implements it from the inventory (FlowEndpointResolver), tests with tables.
 import type { PolicyEndpoint } from '../policy/endpoint-model.js'
 import type { IpAddress } from '../policy/ip-address.js'
-import type { EndpointType } from './flow-log.js'
+import type { EndpointType, FlowKey } from './flow-log.js'
 
 /** One end of a flow as a flow log names it, and the endpoint policy is evaluated on (if any). */
 export interface FlowEnd {
@@ -30,18 +30,8 @@ export interface FlowService {
 }
 
 /** The naming fields a FlowKey and a RawFlow share, from the two ends and the destination's service. */
-export interface FlowEndFields {
-  readonly sourceName: string
-  readonly sourceNamespace: string
-  readonly sourceType: EndpointType
-  readonly destName: string
-  readonly destNamespace: string
-  readonly destType: EndpointType
-  readonly destServiceName: string
-  readonly destServiceNamespace: string
-  readonly destServicePortName: string
-  readonly destServicePort: number
-}
+export type FlowEndFields = Pick<FlowKey, 'sourceName' | 'sourceNamespace' | 'sourceType' | 'destName' | 'destNamespace' | 'destType' |
+  'destServiceName' | 'destServiceNamespace' | 'destServicePortName' | 'destServicePort'>
 
 export function flowEndFields (src: FlowEnd, dst: FlowEnd, service: FlowService | undefined): FlowEndFields {
   return {
