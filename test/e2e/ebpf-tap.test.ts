@@ -21,7 +21,7 @@ import type { TapSourceOptions } from '../../agent/src/tap/tap-source-spec.js'
 import { BridgedPair, privilegeProblem, run } from './helpers/netns.js'
 import { tcxPrograms } from './helpers/tcx-tool.js'
 import { buildUdpFlood } from './helpers/udp-flood.js'
-import { runClient, startServer, stopServer, tcpClient, tcpServer, udpClient, udpEchoServer } from './helpers/traffic.js'
+import { exchangeUdp, runClient, startServer, stopServer, tcpClient, tcpServer, udpClient, udpEchoServer } from './helpers/traffic.js'
 
 const sourceModule = new URL('../../agent/src/tap/native-tap-source.js', import.meta.url).href
 
@@ -141,15 +141,7 @@ describe('privileged: eBPF tap on a bridged veth pair, checked against libpcap o
     test(`privileged: UDP over IPv4 and IPv6 (attach: '${attach}'): exact packet and byte counts, the same flows as libpcap`, async () => {
       const ebpf = Capture.open(`ebpf:${net.hostA}`, { attach })
       const pcap = Capture.open(`pcap:${net.hostA}`)
-      const v4 = await startServer(net.nsB, udpEchoServer(7000, false))
-      const v6 = await startServer(net.nsB, udpEchoServer(7006, true))
-      try {
-        runClient(net.nsA, udpClient(net.addrB4, 7000, 41000, 10, 100, false))
-        runClient(net.nsA, udpClient(net.addrB6, 7006, 41006, 7, 200, true))
-      } finally {
-        await stopServer(v4)
-        await stopServer(v6)
-      }
+      await exchangeUdp(net)
       const e = await ebpf.stop()
       const p = await pcap.stop()
       const f4 = e.finals.filter(r => r.protocol === 17 && r.dstPort === 7000)

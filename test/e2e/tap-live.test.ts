@@ -15,7 +15,7 @@ import type { TapSource, TapStats } from '../../agent/src/tap/tap-source.js'
 import type { TapSourceOptions } from '../../agent/src/tap/tap-source-spec.js'
 import { BridgedPair, privilegeProblem, run } from './helpers/netns.js'
 import { buildUdpFlood } from './helpers/udp-flood.js'
-import { runClient, startServer, stopServer, tcpClient, tcpServer, udpClient, udpEchoServer } from './helpers/traffic.js'
+import { exchangeUdp, runClient, startServer, stopServer, tcpClient, tcpServer, udpClient, udpEchoServer } from './helpers/traffic.js'
 
 function requirePrivilege (): void {
   const problem = privilegeProblem()
@@ -61,15 +61,7 @@ describe('privileged: live capture on a bridged veth pair', () => {
 
   test('privileged: UDP over IPv4 and IPv6: one flow per socket pair with exact packet and byte counts', async () => {
     const cap = Capture.open(`pcap:${net.hostA}`)
-    const v4 = await startServer(net.nsB, udpEchoServer(7000, false))
-    const v6 = await startServer(net.nsB, udpEchoServer(7006, true))
-    try {
-      runClient(net.nsA, udpClient(net.addrB4, 7000, 41000, 10, 100, false))
-      runClient(net.nsA, udpClient(net.addrB6, 7006, 41006, 7, 200, true))
-    } finally {
-      await stopServer(v4)
-      await stopServer(v6)
-    }
+    await exchangeUdp(net)
     const { finals, stats } = await cap.stop()
     const f4 = finals.filter(r => r.protocol === 17 && r.dstPort === 7000)
     assert.equal(f4.length, 1)

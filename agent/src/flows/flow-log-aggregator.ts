@@ -105,6 +105,7 @@ interface TrackedFlow {
   /** Updated since the eviction scan last passed this flow. */
   touched: boolean
   generation: number
+  /** `raw.reports` (NO_REPORTS without a shape), held here too so a record reaches its reports in one hop. */
   reports: readonly Report[]
   /** The evaluated description shared with other flows of the same shape; undefined when not reported. */
   raw: RawFlowShape | undefined

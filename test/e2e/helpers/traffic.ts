@@ -52,3 +52,22 @@ export function tcpClient (addr: string, port: number, connections: number, byte
     `const c=net.connect(${port},'${addr}',()=>c.end(Buffer.alloc(${bytes})));c.on('data',()=>{});c.on('close',res);c.on('error',rej)})}` +
     `console.log('done')})()`
 }
+
+/** The endpoints `exchangeUdp` needs: two namespaces and B's addresses. */
+export interface UdpPeers { readonly nsA: string, readonly nsB: string, readonly addrB4: string, readonly addrB6: string }
+
+/**
+ * The UDP exchange the tap tests assert on: A:41000 → B:7000 over IPv4 (10 datagrams of 100 bytes, each echoed)
+ * and A:41006 → B:7006 over IPv6 (7 of 200 bytes). Servers are stopped however the clients end.
+ */
+export async function exchangeUdp (net: UdpPeers): Promise<void> {
+  const v4 = await startServer(net.nsB, udpEchoServer(7000, false))
+  const v6 = await startServer(net.nsB, udpEchoServer(7006, true))
+  try {
+    runClient(net.nsA, udpClient(net.addrB4, 7000, 41000, 10, 100, false))
+    runClient(net.nsA, udpClient(net.addrB6, 7006, 41006, 7, 200, true))
+  } finally {
+    await stopServer(v4)
+    await stopServer(v6)
+  }
+}
