@@ -239,6 +239,11 @@ describe('agent process', { timeout: 60_000 }, () => {
       assert.match(metrics.body, /^shadowflow_agent_exporter_acks_total 5$/m)
       assert.match(metrics.body, /^shadowflow_agent_policy_reloads_total\{result="ok"\} 1$/m)
       assert.match(metrics.body, /^shadowflow_agent_tap_packets_total 32$/m)
+      // Bounded caches export their evictions and resets (none at this size, but every series is there).
+      assert.match(metrics.body, /^shadowflow_agent_cache_evictions_total\{cache="verdict"\} 0$/m)
+      assert.match(metrics.body, /^shadowflow_agent_cache_evictions_total\{cache="end_verdict"\} 0$/m)
+      assert.match(metrics.body, /^shadowflow_agent_flow_shape_table_resets_total 0$/m)
+      assert.match(metrics.body, /^shadowflow_agent_flow_key_resets_total \d+$/m)
       const explain = JSON.parse((await httpGet(`${debug}/debug/explain?from=shop/web-abc12&to=db/redis-0&port=6379`)).body) as { enforced: { action: string }, pending: { action: string } }
       assert.deepEqual([explain.enforced.action, explain.pending.action], ['Allow', 'Deny'])
       const explainText = await httpGet(`${debug}/debug/explain?from=shop/web-abc12&to=10.0.2.1&port=6379&format=text`)

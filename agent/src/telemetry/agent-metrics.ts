@@ -78,6 +78,12 @@ export class AgentMetrics {
     this.mirror('shadowflow_agent_flow_logs_total', 'Flow logs emitted (one per key and interval)', [], () => [[{}, s().aggregator?.().flowLogsEmitted ?? 0]])
     this.mirror('shadowflow_agent_flow_key_resets_total', 'Times the flow-key numbering started afresh (policy/inventory change, or many keys of closed intervals)', [],
       () => [[{}, s().aggregator?.().keyNumberResets ?? 0]])
+    this.mirror('shadowflow_agent_flow_shape_table_resets_total', 'Times the table of evaluated flow shapes reached its bound and was emptied', [],
+      () => [[{}, s().aggregator?.().shapeTableResets ?? 0]])
+    this.mirror('shadowflow_agent_cache_evictions_total', 'Entries dropped from the policy engine\'s bounded caches, by cache', ['cache'], () => {
+      const e = s().engine?.()
+      return [[{ cache: 'verdict' }, e?.verdictCacheEvictions ?? 0], [{ cache: 'end_verdict' }, e?.endCacheEvictions ?? 0]]
+    })
     this.gauge('shadowflow_agent_tracked_flows', 'Flows with last-seen counters held', [], () => [[{}, s().aggregator?.().trackedFlows ?? 0]])
     this.gauge('shadowflow_agent_open_flow_logs', 'Flow logs of intervals not yet emitted', [], () => [[{}, s().aggregator?.().openFlowLogs ?? 0]])
 
