@@ -240,7 +240,7 @@ describe('agent process', { timeout: 60_000 }, () => {
       assert.match(metrics.body, /^shadowflow_agent_policy_reloads_total\{result="ok"\} 1$/m)
       assert.match(metrics.body, /^shadowflow_agent_tap_packets_total 32$/m)
       // Bounded caches export their evictions and resets (none at this size, but every series is there).
-      assert.match(metrics.body, /^shadowflow_agent_cache_evictions_total\{cache="verdict"\} 0$/m)
+      assert.match(metrics.body, /^shadowflow_agent_cache_evictions_total\{cache="flow_shape"\} 0$/m)
       assert.match(metrics.body, /^shadowflow_agent_cache_evictions_total\{cache="end_verdict"\} 0$/m)
       assert.match(metrics.body, /^shadowflow_agent_flow_shape_table_resets_total 0$/m)
       assert.match(metrics.body, /^shadowflow_agent_flow_key_resets_total \d+$/m)

@@ -387,6 +387,65 @@ describe('flow-log aggregator', () => {
     assert.equal(raw[0]?.packetsForward, 5)
   })
 
+  test('a new flow between the same addresses, protocol and port takes the earlier flow\'s verdicts without an evaluation', () => {
+    const { engine, resolver } = setup()
+    let evaluated = 0
+    const counting = { evaluate: (f: Parameters<PolicyEngine['evaluate']>[0]) => { evaluated++; return engine.evaluate(f) }, readsSourcePorts: false }
+    const aggregator = new FlowLogAggregator(counting, resolver)
+    for (let i = 0; i < 4; i++) aggregator.add(record({ srcAddr: '10.0.1.1', dstAddr: '10.0.2.1', srcPort: 41000 + i }))
+    aggregator.add(record({ srcAddr: '10.0.1.1', dstAddr: '10.0.2.1', dstPort: 6380 }))
+    aggregator.add(record({ srcAddr: '10.0.1.1', dstAddr: '10.0.2.1', protocol: 17 }))
+    aggregator.add(record({ srcAddr: '10.0.1.2', dstAddr: '10.0.2.1' }))
+    assert.equal(evaluated, 4, 'one evaluation per (addresses, protocol, port); other source ports reuse it')
+    assert.equal(aggregator.stats().evaluations, 7)
+    assert.equal(aggregator.stats().shapeCacheHits, 3)
+  })
+
+  test('verdicts that depend on the source port or the ICMP type are not shared across them', () => {
+    const yaml = `${CLUSTER_YAML}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: { name: from-port-40000 }
+spec:
+  order: 1
+  selector: app == 'redis'
+  types: [Ingress]
+  ingress:
+    - { action: Allow, protocol: TCP, source: { ports: [40000] } }
+    - { action: Allow, protocol: ICMP, icmp: { type: 8 } }
+    - { action: Deny }
+`
+    const { aggregator, engine } = setup({ yaml, allLocal: true })
+    assert.equal(engine.readsSourcePorts, true)
+    aggregator.add(record({ srcAddr: '10.0.1.1', dstAddr: '10.0.2.1', srcPort: 40000 }))
+    aggregator.add(record({ srcAddr: '10.0.1.1', dstAddr: '10.0.2.1', srcPort: 40001 }))
+    aggregator.add(record({ srcAddr: '10.0.1.1', dstAddr: '10.0.2.1', protocol: 1, srcPort: 0, dstPort: 0, icmpType: 8, state: 0 }))
+    aggregator.add(record({ srcAddr: '10.0.1.1', dstAddr: '10.0.2.1', protocol: 1, srcPort: 0, dstPort: 0, icmpType: 13, state: 0 }))
+    const dst = byReporter(aggregator.flushAll(), 'Dst')
+    const tcp = dst.filter(l => l.key.proto === 'tcp')
+    assert.deepEqual(tcp.map(l => l.key.action).sort(), ['Allow', 'Deny'], 'source port 40000 allowed, 40001 denied')
+    const icmp = dst.filter(l => l.key.proto === 'icmp')
+    assert.deepEqual(icmp.map(l => l.key.action).sort(), ['Allow', 'Deny'], 'ICMP type 8 allowed, 13 denied')
+    assert.equal(aggregator.stats().shapeCacheHits, 0)
+  })
+
+  test('flow shapes stay with their ends when the resolver starts its numbering again', () => {
+    const resources = loadYaml(CLUSTER_YAML)
+    const directory = new InventoryDirectory(resources)
+    const engine = new PolicyEngine(directory)
+    engine.setPolicies(normalizePolicies(resources))
+    // Room for two addresses: the third empties the cache and restarts FlowEnd.index at 0.
+    const resolver = new FlowEndpointResolver(directory, { nodeName: 'node-a', allLocal: true, cacheSize: 2 })
+    const aggregator = new FlowLogAggregator(engine, resolver)
+    aggregator.add(record({ srcAddr: '10.0.1.1', dstAddr: '10.0.2.1' }))
+    aggregator.add(record({ srcAddr: '10.0.2.2', dstAddr: '10.0.1.2' }))
+    aggregator.add(record({ srcAddr: '10.0.1.1', dstAddr: '10.0.2.1', srcPort: 40001 }))
+    assert.ok(resolver.cacheResets >= 1)
+    const src = byReporter(aggregator.flushAll(), 'Src')
+    assert.deepEqual(src.map(l => `${l.key.sourceName}>${l.key.destName}:${l.packetsOut}`).sort(), ['redis-1>web-*:5', 'web-*>redis-0:10'])
+  })
+
   test('the resolver caches addresses and never throws on bad input', () => {
     const { resolver } = setup()
     assert.equal(resolver.resolve('not-an-ip'), undefined)

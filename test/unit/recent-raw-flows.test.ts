@@ -9,7 +9,7 @@ import { parseIp } from '../../agent/src/policy/ip-address.js'
 import type { FlowVerdicts, PolicyHit } from '../../agent/src/policy/policy-hit.js'
 
 function end (address: string, name: string): FlowEnd {
-  return { ip: parseIp(address) as NonNullable<ReturnType<typeof parseIp>>, endpoint: undefined, name, namespace: 'shop', type: 'WorkloadEndpoint', labels: [], local: true }
+  return { ip: parseIp(address) as NonNullable<ReturnType<typeof parseIp>>, endpoint: undefined, name, namespace: 'shop', type: 'WorkloadEndpoint', labels: [], local: true, index: 0 }
 }
 
 const deny: PolicyHit = { kind: 'StagedNetworkPolicy', namespace: 'shop', name: 'lockdown', tier: 'default', action: 'Deny', policyIndex: 0, ruleIndex: 0 }

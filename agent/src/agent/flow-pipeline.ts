@@ -52,7 +52,8 @@ export class FlowPipeline {
   constructor (private readonly options: FlowPipelineOptions) {
     // Placeholder until the first policy set: an engine over an empty directory evaluates nothing real.
     const empty = { entitiesForIp: () => [], endpointForIp: () => undefined, namespace: () => undefined, serviceAccount: () => undefined, service: () => undefined, serviceForIp: () => undefined, entityCount: 0 }
-    this.engine = new PolicyEngine(empty, { stagedMode: options.stagedMode })
+    // No whole-flow verdict cache in the engine: the aggregator keeps verdicts per flow shape, in front of it.
+    this.engine = new PolicyEngine(empty, { stagedMode: options.stagedMode, verdictCacheSize: 0 })
     this.aggregator = new FlowLogAggregator(this.engine, { resolve: () => undefined, serviceFor: () => undefined }, {
       intervalSeconds: options.intervalSeconds,
       maxTrackedFlows: options.maxTrackedFlows,

@@ -42,6 +42,8 @@ export class FlowEndpointResolver implements FlowEndResolver {
   private readonly cacheSize: number
   /** Times the cache reached its bound and was cleared. */
   cacheResets = 0
+  /** The next FlowEnd.index (restarts with the cache, so indexes stay below the cache's bound). */
+  private nextIndex = 0
 
   constructor (readonly directory: InventoryDirectory, private readonly options: FlowEndpointResolverOptions) {
     this.cacheSize = options.cacheSize ?? 65536
@@ -50,9 +52,10 @@ export class FlowEndpointResolver implements FlowEndResolver {
   resolve (address: string): FlowEnd | undefined {
     let end = this.cache.get(address)
     if (end === undefined) {
+      // Emptied before resolving, so the new end is the first of the new numbering.
+      if (this.cache.size >= this.cacheSize) { this.cache.clear(); this.cacheResets++; this.nextIndex = 0 }
       const ip = parseIp(address)
       end = ip === undefined ? null : this.resolveIp(ip)
-      if (this.cache.size >= this.cacheSize) { this.cache.clear(); this.cacheResets++ }
       this.cache.set(address, end)
     }
     return end ?? undefined
@@ -64,17 +67,17 @@ export class FlowEndpointResolver implements FlowEndResolver {
     if (endpoint !== undefined) return this.endpointEnd(ip, endpoint)
     const set = this.directory.networkSetForIp(ip)
     if (set !== undefined) {
-      return { ip, endpoint: undefined, name: set.name, namespace: set.namespace ?? '', type: 'NetworkSet', labels: labelStrings(set.labels), local: false }
+      return { ip, endpoint: undefined, name: set.name, namespace: set.namespace ?? '', type: 'NetworkSet', labels: labelStrings(set.labels), local: false, index: this.nextIndex++ }
     }
-    return { ip, endpoint: undefined, name: isPrivateAddress(ip) ? 'pvt' : 'pub', namespace: '', type: 'Network', labels: [], local: false }
+    return { ip, endpoint: undefined, name: isPrivateAddress(ip) ? 'pvt' : 'pub', namespace: '', type: 'Network', labels: [], local: false, index: this.nextIndex++ }
   }
 
   private endpointEnd (ip: IpAddress, endpoint: PolicyEndpoint): FlowEnd {
     const local = this.options.allLocal === true || (endpoint.nodeName !== undefined && endpoint.nodeName === this.options.nodeName)
     if (endpoint.kind === 'workload') {
-      return { ip, endpoint, name: endpoint.aggregatedName, namespace: endpoint.namespace, type: 'WorkloadEndpoint', labels: labelStrings(endpoint.labels), local }
+      return { ip, endpoint, name: endpoint.aggregatedName, namespace: endpoint.namespace, type: 'WorkloadEndpoint', labels: labelStrings(endpoint.labels), local, index: this.nextIndex++ }
     }
-    return { ip, endpoint, name: endpoint.name, namespace: '', type: 'HostEndpoint', labels: labelStrings(endpoint.labels), local }
+    return { ip, endpoint, name: endpoint.name, namespace: '', type: 'HostEndpoint', labels: labelStrings(endpoint.labels), local, index: this.nextIndex++ }
   }
 
   serviceFor (address: string, protocol: number, port: number): FlowService | undefined {

@@ -18,6 +18,11 @@ export interface FlowEnd {
   readonly labels: readonly string[]
   /** True when this end is an endpoint of this node (it reports the flow). */
   readonly local: boolean
+  /**
+   * A small number for cache keys, unique among the ends the resolver hands out until it empties its cache (then
+   * numbers start again: a cache keyed by it must also compare the end object).
+   */
+  readonly index: number
 }
 
 /** The Service a destination address (a cluster IP) belongs to, as the service fields of a FlowKey. */

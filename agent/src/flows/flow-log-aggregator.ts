@@ -11,23 +11,25 @@
 //    (node, key, start_time), so a record that belongs to an interval already closed is folded into the oldest
 //    open interval instead (counted as `late`).
 //  - The hot path never throws and never allocates a key per record: keys are built once per flow and policy
-//    generation, and a new flow whose ends, port, protocol and verdict object (the engine's cache hands the same
-//    object out again) equal an earlier flow's takes that flow's reports and raw-flow shape as they are.
+//    generation, and a new flow whose ends (addresses), protocol and port equal an earlier flow's takes that flow's
+//    verdicts, reports and raw-flow shape as they are, without asking the policy engine (the flow-shape cache).
 //  - Bounded: last-seen counters by maxTrackedFlows (second-chance eviction, counted), open flow logs by
 //    maxOpenFlowLogs (overflow counted), the recent ring by its capacity.
 import assert from 'node:assert'
 import type { FlowInput } from '../policy/policy-engine.js'
 import type { FlowVerdicts, PolicyHit } from '../policy/policy-hit.js'
 import { protocolHasPorts } from '../policy/protocol.js'
-import type { FlowEnd, FlowEndResolver, FlowService } from './flow-end.js'
+import type { FlowEnd, FlowEndResolver } from './flow-end.js'
 import { FLOW_INTERVAL_SECONDS, type FlowKey, type FlowLog, type Reporter } from './flow-log.js'
 import { connectionCompleted, connectionStarted, type FlowRecord, type FlowRecordKind } from './flow-record.js'
 import { flowProtoName } from './raw-flow.js'
 import { RecentRawFlows, type RawFlowEndReason, type RawFlowShape } from './recent-raw-flows.js'
 
-/** Evaluates a flow in both pipelines (the PolicyEngine, cached). */
+/** Evaluates a flow in both pipelines (the PolicyEngine). */
 export interface FlowEvaluator {
   evaluate: (flow: FlowInput) => FlowVerdicts
+  /** Whether verdicts depend on the source port (some rule matches source ports); absent = false. */
+  readonly readsSourcePorts?: boolean
 }
 
 export interface FlowLogAggregatorOptions {
@@ -61,8 +63,16 @@ export interface AggregatorDrops {
 export interface AggregatorStats {
   records: number
   recordsByKind: Record<FlowRecordKind, number>
-  /** Policy evaluations requested (once per flow and policy generation). */
+  /** Flows given verdicts (once per flow and policy generation). */
   evaluations: number
+  /**
+   * Of those, flows whose verdicts came from the flow-shape cache — an earlier flow between the same two addresses
+   * with the same protocol and destination port (and source port, ICMP type and code where the policies read
+   * them). The rest were evaluated by the policy engine.
+   */
+  shapeCacheHits: number
+  /** Flow shapes dropped because the table reached its bound. */
+  shapeEvictions: number
   /** Records reported by the source end and the destination end. */
   reportedSrc: number
   reportedDst: number
@@ -118,17 +128,25 @@ interface TrackedFlow {
 }
 
 /**
- * What every flow between the same two ends, with the same destination port, protocol and verdicts, shares: its
- * reports (so their open flow logs too) and its raw-flow shape. Remembered per verdict object.
+ * What every flow between the same two ends, with the same protocol and destination port (and source port / ICMP
+ * type and code where verdicts depend on them), shares: its verdicts, its reports (so their open flow logs too)
+ * and its raw-flow shape. Remembered per pair of ends (FlowEnd.index), for one policy generation.
  */
 interface FlowShape extends RawFlowShape {
   reports: readonly Report[]
+  /** The source port when the policies read source ports, else -1. */
+  readonly sourcePortKey: number
+  /** type × 256 + code for ICMP, else -1. */
+  readonly icmpKey: number
 }
 
-function sameService (a: FlowService | undefined, b: FlowService | undefined): boolean {
-  if (a === b) return true
-  return a !== undefined && b !== undefined && a.name === b.name && a.namespace === b.namespace && a.portName === b.portName && a.port === b.port
-}
+/** Shapes of one source end, by destination end index: a short list each (one per protocol and port). */
+type ShapesOfSource = Map<number, FlowShape[]>
+/**
+ * Shapes kept per pair of ends: enough for every protocol/port a pair of pods uses, few enough that a pair whose
+ * verdicts depend on source ports (each flow its own shape) does not grow without bound — the oldest is replaced.
+ */
+const SHAPES_PER_PAIR = 16
 
 interface OpenFlowLog {
   readonly key: FlowKey
@@ -202,11 +220,12 @@ export class FlowLogAggregator {
   private generation = 0
   private keyIds = new FlowKeyIds()
   /**
-   * Flow shapes by the verdict object they were built from; dropped with the key numbering, emptied at its bound.
-   * A Map, not a WeakMap: with a verdict per pod pair it holds hundreds of thousands of entries, and a WeakMap's
-   * ephemerons made every garbage collection walk them.
+   * Flow shapes by source end index, then destination end index: the cache in front of the policy engine (the
+   * engine's own whole-flow cache keyed by addresses cost two large-table lookups more per new flow). An array
+   * index and one small-integer map lookup per new flow; dropped with the key numbering, emptied at its bound.
    */
-  private shapes = new Map<FlowVerdicts, FlowShape>()
+  private shapesBySource: Array<ShapesOfSource | undefined> = []
+  private shapeCount = 0
   private readonly input: FlowInput = { src: { ip: undefined, endpoint: undefined, port: undefined }, dst: { ip: undefined, endpoint: undefined, port: undefined }, protocol: 0, icmpType: undefined, icmpCode: undefined }
   /** Recent raw flows (one entry per record, latest counters). */
   readonly recent: RecentRawFlows | undefined
@@ -214,6 +233,8 @@ export class FlowLogAggregator {
     records: 0,
     recordsByKind: { start: 0, update: 0, end: 0, evicted: 0 },
     evaluations: 0,
+    shapeCacheHits: 0,
+    shapeEvictions: 0,
     reportedSrc: 0,
     reportedDst: 0,
     late: 0,
@@ -248,7 +269,8 @@ export class FlowLogAggregator {
   private resetKeyIds (): void {
     this.keyIds = new FlowKeyIds()
     this.counters.keyNumberResets++
-    this.shapes = new Map()
+    this.shapesBySource = []
+    this.shapeCount = 0
     this.generation++
     this.lastStart = NaN
     this.lastBucket = undefined
@@ -384,38 +406,72 @@ export class FlowLogAggregator {
     const dst = this.resolver.resolve(record.dstAddr)
     if (src === undefined || dst === undefined) { this.counters.drops.badAddress++; return }
     if (!src.local && !dst.local) { this.counters.drops.notLocal++; return }
+    this.counters.evaluations++
     const protocol = record.protocol
     const hasPorts = protocolHasPorts(protocol)
     const icmp = protocol === 1 || protocol === 58
-    // One input object for every evaluation: the engine reads it and keeps none of it.
-    const input = this.input
-    input.src.ip = src.ip
-    input.src.endpoint = src.endpoint
-    input.src.port = hasPorts ? record.srcPort : undefined
-    input.dst.ip = dst.ip
-    input.dst.endpoint = dst.endpoint
-    input.dst.port = hasPorts ? record.dstPort : undefined
-    input.protocol = protocol
-    input.icmpType = icmp ? record.icmpType : undefined
-    input.icmpCode = icmp ? record.icmpCode : undefined
-    this.counters.evaluations++
-    const verdicts = this.evaluator.evaluate(input)
-    const service = dst.endpoint === undefined ? this.resolver.serviceFor(record.dstAddr, protocol, record.dstPort) : undefined
     const destPort = hasPorts ? record.dstPort : 0
-    flow.sourcePort = hasPorts ? record.srcPort : 0
-    let shape = this.shapes.get(verdicts)
-    if (shape === undefined || shape.src !== src || shape.dst !== dst || shape.destPort !== destPort || shape.protocol !== protocol || !sameService(shape.service, service)) {
-      // The shape is shared only by flows whose ends are these FlowEnd objects, i.e. the same addresses.
-      shape = { srcAddr: record.srcAddr, dstAddr: record.dstAddr, protocol, destPort, src, dst, service, verdicts, reports: NO_REPORTS }
+    const sourcePort = hasPorts ? record.srcPort : 0
+    const sourcePortKey = this.evaluator.readsSourcePorts === true ? sourcePort : -1
+    const icmpKey = icmp ? record.icmpType * 256 + record.icmpCode : -1
+    flow.sourcePort = sourcePort
+    let shape = this.knownShape(src, dst, protocol, destPort, sourcePortKey, icmpKey)
+    if (shape !== undefined) {
+      this.counters.shapeCacheHits++
+    } else {
+      // One input object for every evaluation: the engine reads it and keeps none of it.
+      const input = this.input
+      input.src.ip = src.ip
+      input.src.endpoint = src.endpoint
+      input.src.port = hasPorts ? record.srcPort : undefined
+      input.dst.ip = dst.ip
+      input.dst.endpoint = dst.endpoint
+      input.dst.port = hasPorts ? record.dstPort : undefined
+      input.protocol = protocol
+      input.icmpType = icmp ? record.icmpType : undefined
+      input.icmpCode = icmp ? record.icmpCode : undefined
+      const verdicts = this.evaluator.evaluate(input)
+      const service = dst.endpoint === undefined ? this.resolver.serviceFor(record.dstAddr, protocol, record.dstPort) : undefined
+      shape = { srcAddr: record.srcAddr, dstAddr: record.dstAddr, protocol, destPort, sourcePortKey, icmpKey, src, dst, service, verdicts, reports: NO_REPORTS }
       const reports: Report[] = []
       if (src.local) reports.push(this.makeReport('Src', shape, verdicts.enforced.src, verdicts.pending.src))
       if (dst.local) reports.push(this.makeReport('Dst', shape, verdicts.enforced.dst, verdicts.pending.dst))
       shape.reports = reports
-      if (this.shapes.size >= MAX_SHAPES) { this.shapes.clear(); this.counters.shapeTableResets++ }
-      this.shapes.set(verdicts, shape)
+      this.rememberShape(shape)
     }
     flow.reports = shape.reports
     flow.raw = shape
+  }
+
+  /** The shape of an earlier flow between these two ends with the same protocol, ports and ICMP fields. */
+  private knownShape (src: FlowEnd, dst: FlowEnd, protocol: number, destPort: number, sourcePortKey: number, icmpKey: number): FlowShape | undefined {
+    const list = this.shapesBySource[src.index]?.get(dst.index)
+    if (list === undefined) return undefined
+    for (let i = 0; i < list.length; i++) {
+      const s = list[i] as FlowShape
+      // The objects too: an index names another end once the resolver has started its numbering again.
+      if (s.src === src && s.dst === dst && s.protocol === protocol && s.destPort === destPort && s.sourcePortKey === sourcePortKey && s.icmpKey === icmpKey) return s
+    }
+    return undefined
+  }
+
+  private rememberShape (shape: FlowShape): void {
+    if (this.shapeCount >= MAX_SHAPES) {
+      this.counters.shapeEvictions += this.shapeCount
+      this.counters.shapeTableResets++
+      this.shapesBySource = []
+      this.shapeCount = 0
+    }
+    let bySource = this.shapesBySource[shape.src.index]
+    if (bySource === undefined) { bySource = new Map(); this.shapesBySource[shape.src.index] = bySource }
+    const list = bySource.get(shape.dst.index)
+    if (list === undefined) { bySource.set(shape.dst.index, [shape]); this.shapeCount++; return }
+    let stale = -1
+    for (let i = 0; i < list.length; i++) if ((list[i] as FlowShape).src !== shape.src || (list[i] as FlowShape).dst !== shape.dst) { stale = i; break }
+    if (stale >= 0) { list[stale] = shape; return }
+    if (list.length >= SHAPES_PER_PAIR) { list.shift(); this.counters.shapeEvictions++; this.shapeCount-- }
+    list.push(shape)
+    this.shapeCount++
   }
 
   /**

@@ -317,8 +317,15 @@ export class PolicyEngine {
     return { ip, endpoint, entities, port: end.port, service }
   }
 
+  /**
+   * Whether some rule matches source ports: then a flow's verdict depends on its source port too (callers that
+   * cache verdicts per flow shape must key them by it).
+   */
+  get readsSourcePorts (): boolean { return this.usesSourcePorts }
+
   /** Evaluates a flow in both pipelines (cached). */
   evaluate (flow: FlowInput): FlowVerdicts {
+    if (!this.verdictCache.enabled) return this.evaluateFlow(flow, this.ends.enabled)
     const cached = this.verdictCache.get(flow, this.usesSourcePorts)
     if (cached !== undefined) { this.counters.verdictCacheHits++; return cached }
     this.counters.verdictCacheMisses++

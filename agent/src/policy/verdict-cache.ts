@@ -27,6 +27,9 @@ export class VerdictCache {
 
   constructor (private readonly maxEntries: number) {}
 
+  /** False when built with no room (then nothing is looked up or counted). */
+  get enabled (): boolean { return this.maxEntries > 0 }
+
   /** Looks a flow up; `usesSourcePorts` says whether source ports are part of the key. */
   get (flow: FlowInput, usesSourcePorts: boolean): FlowVerdicts | undefined {
     // The numeric path inlined: no key tuple is allocated on a warm lookup.

@@ -65,12 +65,15 @@ export class AgentMetrics {
       () => Object.entries(s().aggregator?.().recordsByKind ?? {}).map(([kind, n]) => [{ kind }, n]))
     this.mirror('shadowflow_agent_evaluations_total', 'Flow evaluations in both pipelines (one per flow and policy generation)', [],
       () => [[{}, s().aggregator?.().evaluations ?? 0]])
-    this.mirror('shadowflow_agent_verdict_cache_hits_total', 'Verdict cache hits', [], () => [[{}, s().engine?.().verdictCacheHits ?? 0]])
-    this.mirror('shadowflow_agent_verdict_cache_misses_total', 'Verdict cache misses', [], () => [[{}, s().engine?.().verdictCacheMisses ?? 0]])
+    // The verdict cache of the agent is the aggregator's flow-shape cache (the engine's whole-flow cache is off
+    // there): a hit is a new flow that took an earlier flow's verdicts, a miss one the engine evaluated.
+    const shapeHits = (): number => s().aggregator?.().shapeCacheHits ?? 0
+    const shapeMisses = (): number => (s().aggregator?.().evaluations ?? 0) - shapeHits()
+    this.mirror('shadowflow_agent_verdict_cache_hits_total', 'New flows whose verdicts came from the flow-shape cache (same addresses, protocol and port as an earlier flow)', [], () => [[{}, shapeHits()]])
+    this.mirror('shadowflow_agent_verdict_cache_misses_total', 'New flows the policy engine evaluated', [], () => [[{}, shapeMisses()]])
     this.gauge('shadowflow_agent_verdict_cache_hit_ratio', 'Verdict cache hits / lookups since start (0 before the first lookup)', [], () => {
-      const e = s().engine?.()
-      const lookups = (e?.verdictCacheHits ?? 0) + (e?.verdictCacheMisses ?? 0)
-      return [[{}, lookups === 0 ? 0 : (e?.verdictCacheHits ?? 0) / lookups]]
+      const lookups = shapeHits() + shapeMisses()
+      return [[{}, lookups === 0 ? 0 : shapeHits() / lookups]]
     })
     this.mirror('shadowflow_agent_drops_total', 'Everything dropped anywhere in the agent, by reason', ['reason'], () => Object.entries(this.dropsByReason()).map(([reason, n]) => [{ reason }, n]))
     this.mirror('shadowflow_agent_late_records_total', 'Records whose interval had already been emitted, folded into the oldest open interval', [],
@@ -80,9 +83,9 @@ export class AgentMetrics {
       () => [[{}, s().aggregator?.().keyNumberResets ?? 0]])
     this.mirror('shadowflow_agent_flow_shape_table_resets_total', 'Times the table of evaluated flow shapes reached its bound and was emptied', [],
       () => [[{}, s().aggregator?.().shapeTableResets ?? 0]])
-    this.mirror('shadowflow_agent_cache_evictions_total', 'Entries dropped from the policy engine\'s bounded caches, by cache', ['cache'], () => {
+    this.mirror('shadowflow_agent_cache_evictions_total', 'Entries dropped from the bounded verdict caches (flow shapes, the engine\'s per-end verdicts), by cache', ['cache'], () => {
       const e = s().engine?.()
-      return [[{ cache: 'verdict' }, e?.verdictCacheEvictions ?? 0], [{ cache: 'end_verdict' }, e?.endCacheEvictions ?? 0]]
+      return [[{ cache: 'flow_shape' }, s().aggregator?.().shapeEvictions ?? 0], [{ cache: 'end_verdict' }, e?.endCacheEvictions ?? 0]]
     })
     this.gauge('shadowflow_agent_tracked_flows', 'Flows with last-seen counters held', [], () => [[{}, s().aggregator?.().trackedFlows ?? 0]])
     this.gauge('shadowflow_agent_open_flow_logs', 'Flow logs of intervals not yet emitted', [], () => [[{}, s().aggregator?.().openFlowLogs ?? 0]])
