@@ -5,13 +5,14 @@ import { describe, test } from 'node:test'
 import { FlowEndpointResolver, isPrivateAddress } from '../../agent/src/endpoints/flow-endpoint-resolver.js'
 import { InventoryDirectory } from '../../agent/src/endpoints/inventory-directory.js'
 import { isPendingChanged } from '../../agent/src/flows/flow-filter.js'
-import { FlowLogAggregator } from '../../agent/src/flows/flow-log-aggregator.js'
+import { FlowKeyIds, FlowLogAggregator } from '../../agent/src/flows/flow-log-aggregator.js'
 import type { FlowLog } from '../../agent/src/flows/flow-log.js'
 import { FLOW_STATE, type FlowRecord } from '../../agent/src/flows/flow-record.js'
 import { parseIp } from '../../agent/src/policy/ip-address.js'
 import { normalizePolicies } from '../../agent/src/policy/normalized-policy.js'
 import { parseDocuments } from '../../agent/src/policy/parse-documents.js'
 import { PolicyEngine } from '../../agent/src/policy/policy-engine.js'
+import type { PolicyHit } from '../../agent/src/policy/policy-hit.js'
 import type { LoadedResource } from '../../agent/src/policy/resources.js'
 import { validateResource } from '../../agent/src/policy/validate-resource.js'
 
@@ -452,5 +453,34 @@ spec:
     assert.equal(resolver.resolve('10.0.1.1'), resolver.resolve('10.0.1.1'))
     assert.equal(resolver.resolve('10.0.1.1')?.local, true)
     assert.equal(resolver.resolve('10.0.2.2')?.local, false)
+  })
+})
+
+describe('flow-key numbering', () => {
+  test('equal keys get equal numbers and distinct keys distinct ones, hash collisions included', () => {
+    // 12-bit hashes: 288,000 keys share 4,096 hash values, so nearly every lookup walks a collision list.
+    const ids = new FlowKeyIds(12)
+    const deny: PolicyHit = { kind: 'StagedNetworkPolicy', namespace: 'db', name: 'lockdown', tier: 'default', action: 'Deny', policyIndex: 0, ruleIndex: 0 }
+    const traces: Array<readonly PolicyHit[]> = [[], [deny], [{ ...deny, ruleIndex: 1 }]]
+    // Every field varies on its own: keys differing in any one of them must get different numbers.
+    const numberOf = (i: number): number => {
+      const port = i % 1000
+      let rest = Math.floor(i / 1000)
+      const pick = (n: number): number => { const v = rest % n; rest = Math.floor(rest / n); return v }
+      const source = pick(2)
+      const proto = pick(2)
+      const reporter = pick(2)
+      const action = pick(2)
+      const enforced = traces[pick(3)] as readonly PolicyHit[]
+      const pending = traces[pick(3)] as readonly PolicyHit[]
+      const service = pick(2)
+      return ids.id(`web-${source}`, 'shop', 'WorkloadEndpoint', 'redis-0', 'db', 'WorkloadEndpoint', service === 0 ? '' : 'redis', service === 0 ? '' : 'db', '',
+        service === 0 ? 0 : 6379, port, proto === 0 ? 'tcp' : 'udp', reporter === 0 ? 'Src' : 'Dst', action === 0 ? 'Allow' : 'Deny', enforced, pending, undefined, undefined)
+    }
+    const first = Array.from({ length: 288_000 }, (_, i) => numberOf(i))
+    assert.equal(new Set(first).size, first.length, 'distinct keys, distinct numbers')
+    assert.equal(ids.keyCount, first.length)
+    for (let i = 0; i < first.length; i += 7) assert.equal(numberOf(i), first[i], 'the same key again, the same number')
+    assert.equal(ids.keyCount, first.length)
   })
 })

@@ -578,6 +578,20 @@ type ContentLevel = Map<string | number, ContentLevel | number>
 const TRIGGER = '\u0000trigger'
 const ACTION_CODES: ReadonlyMap<string, number> = new Map(['Allow', 'Deny', 'Pass', 'Log'].map((a, i) => [a, i]))
 
+/** A flow key as FlowKeyIds numbers it. */
+interface KeyEntry {
+  readonly s: number
+  readonly d: number
+  readonly service: number
+  readonly portEtc: number
+  readonly protocol: number
+  readonly enforcedTrace: number
+  readonly pendingTrace: number
+  readonly id: number
+}
+
+const PROTOCOL_NUMBERS: ReadonlyMap<string, number> = new Map([6, 17, 132, 1, 58].map(p => [flowProtoName(p), p]))
+
 /** A trace prefix: its number and the longer prefixes by the number of their next hit. */
 interface TraceNode {
   readonly id: number
@@ -592,7 +606,7 @@ interface TraceNode {
  * The content tables grow with distinct ends, hits and traces only; the aggregator starts a fresh instance on
  * policy changes and when `size` passes its bound, re-keying the open flow logs (see FlowLogAggregator.resetKeyIds).
  */
-class FlowKeyIds {
+export class FlowKeyIds {
   private readonly endByObject = new WeakMap<FlowEnd, number>()
   private readonly hitRoot: ContentLevel = new Map()
   private hitNodes = 0
@@ -606,14 +620,26 @@ class FlowKeyIds {
   private readonly byText = new Map<string, number>()
   private next = 0
 
-  /** Whole keys (their own table: they grow with the traffic, the contents with the inventory and policies). */
-  private readonly keys = new Map<string, number>()
+  /**
+   * Whole keys (their own table: they grow with the traffic, the contents with the inventory and policies), by a
+   * small-integer hash of their numbers; an entry is the key's numbers and its id, a collision a second entry.
+   * Building a text of the key per new flow shape and hashing it was most of the cost of numbering it.
+   */
+  private readonly keys = new Map<number, KeyEntry | KeyEntry[]>()
+  private keyEntries = 0
+
+  /** `hashBits` below 30 only in tests, to make key hashes collide. */
+  constructor (hashBits = 30) {
+    this.hashMask = 2 ** hashBits - 1
+  }
+
+  private readonly hashMask: number
 
   /** Distinct ends, hits, services and traces numbered so far. */
   get size (): number { return this.byText.size + this.traceNodes + this.hitNodes }
 
   /** Distinct keys numbered so far. */
-  get keyCount (): number { return this.keys.size }
+  get keyCount (): number { return this.keyEntries }
 
   private number (text: string): number {
     let n = this.byText.get(text)
@@ -687,10 +713,35 @@ class FlowKeyIds {
     const service = serviceName === '' && serviceNamespace === '' && servicePortName === '' && servicePort === 0
       ? -1
       : this.number(`s\u0001${serviceName}\u0001${serviceNamespace}\u0001${servicePortName}\u0001${servicePort}`)
-    // Open flow logs are looked up by this number on every new flow, and a number hashes and compares in one step.
-    const text = `${s},${d},${service},${destPort},${proto},${reporter},${action},${this.traceNumber(enforced)},${this.traceNumber(pending)}`
-    let n = this.keys.get(text)
-    if (n === undefined) { n = this.next++; this.keys.set(text, n) }
+    // Port, reporter and action in one number; the protocol by its number (flowProtoName is one-to-one).
+    const portEtc = destPort * 4 + (reporter === 'Src' ? 0 : 2) + (action === 'Allow' ? 0 : 1)
+    const protocol = PROTOCOL_NUMBERS.get(proto) ?? Number(proto)
+    const enforcedTrace = this.traceNumber(enforced)
+    const pendingTrace = this.traceNumber(pending)
+    let h = Math.imul(s ^ 0x5bd1e995, 0x01000193) ^ d
+    h = Math.imul(h, 0x01000193) ^ service
+    h = Math.imul(h, 0x01000193) ^ portEtc
+    h = Math.imul(h, 0x01000193) ^ protocol
+    h = Math.imul(h, 0x01000193) ^ enforcedTrace
+    h = Math.imul(h, 0x01000193) ^ pendingTrace
+    h = (h ^ (h >>> 15)) & this.hashMask  // a small integer: hashed and compared in one step
+    const found = this.keys.get(h)
+    if (found !== undefined) {
+      if (!Array.isArray(found)) {
+        if (found.s === s && found.d === d && found.service === service && found.portEtc === portEtc && found.protocol === protocol && found.enforcedTrace === enforcedTrace && found.pendingTrace === pendingTrace) return found.id
+      } else {
+        for (let i = 0; i < found.length; i++) {
+          const e = found[i] as KeyEntry
+          if (e.s === s && e.d === d && e.service === service && e.portEtc === portEtc && e.protocol === protocol && e.enforcedTrace === enforcedTrace && e.pendingTrace === pendingTrace) return e.id
+        }
+      }
+    }
+    const n = this.next++
+    const entry: KeyEntry = { s, d, service, portEtc, protocol, enforcedTrace, pendingTrace, id: n }
+    if (found === undefined) this.keys.set(h, entry)
+    else if (Array.isArray(found)) found.push(entry)
+    else this.keys.set(h, [found, entry])
+    this.keyEntries++
     return n
   }
 }
