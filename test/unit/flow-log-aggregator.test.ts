@@ -356,6 +356,25 @@ describe('flow-log aggregator', () => {
     assert.equal(src[0]?.packetsOut, 3)
   })
 
+  test('after the numbering starts afresh, a known flow shape finds the open log of its key under the new number', () => {
+    const { aggregator } = setup({ allLocal: true })
+    const add = (srcAddr: string, dstPort: number, lastSeenMs: number): void => {
+      aggregator.add(record({ srcAddr, dstAddr: '10.0.2.1', dstPort, kind: 'update', endReason: 'none', lastSeenMs, packetsFwd: 1, bytesFwd: 1, packetsRev: 0, bytesRev: 0 }))
+    }
+    // web-abc12 (10.0.1.1) and web-def34 (10.0.1.2) both aggregate to web-*: their two shapes share every key.
+    for (let i = 0; i < 60_000; i++) add('10.0.1.1', 1024 + i, T0)
+    add('10.0.1.2', 6379, T0)
+    const b = T0 + 15_000
+    add('10.0.1.1', 6379, b) // opens B's log of the key under the old number
+    const before = aggregator.stats().keyNumberResets
+    aggregator.closeBefore(b)
+    assert.equal(aggregator.stats().keyNumberResets, before + 1)
+    add('10.0.1.2', 6379, b) // the second shape's report is of the old numbering and has not folded in B yet
+    const logs = aggregator.flushAll().filter(l => l.key.destPort === 6379 && l.key.reporter === 'Src')
+    assert.equal(logs.length, 1, 'one log per key and interval')
+    assert.equal(logs[0]?.packetsOut, 2)
+  })
+
   test('open flow logs are bounded; what does not fit is counted', () => {
     const { aggregator } = setup({ maxOpenFlowLogs: 1 })
     aggregator.add(record({ srcAddr: '10.0.1.1', dstAddr: '10.0.2.2' }))

@@ -90,8 +90,9 @@ export interface AggregatorStats {
 
 /** One end's report of a flow shape: what its FlowKey is made of (the key object is built with its first log). */
 interface Report {
-  /** The key's number (FlowKeyIds): equal numbers ⇔ equal keys. */
-  readonly id: number
+  /** The key's number (FlowKeyIds): equal numbers ⇔ equal keys — in numbering `epoch`; renumbered on use after. */
+  id: number
+  epoch: number
   readonly reporter: Reporter
   readonly shape: FlowShape
   readonly enforced: readonly PolicyHit[]
@@ -218,6 +219,8 @@ export class FlowLogAggregator {
   /** Intervals starting before this (Unix seconds) have been emitted. */
   private closedBeforeSeconds = -Infinity
   private generation = 0
+  /** Numbering epoch of keyIds (reports of an older epoch are renumbered on use). */
+  private keyEpoch = 0
   private keyIds = new FlowKeyIds()
   /**
    * Flow shapes by source end index, then destination end index: the cache in front of the policy engine (the
@@ -258,20 +261,22 @@ export class FlowLogAggregator {
   setPipeline (evaluator: FlowEvaluator, resolver: FlowEndResolver): void {
     this.evaluator = evaluator
     this.resolver = resolver
+    this.shapesBySource = []
+    this.shapeCount = 0
+    this.generation++
     this.resetKeyIds()
   }
 
   /**
    * Starts the key numbering afresh (bounded memory: old ends, hits and traces are forgotten). Open flow logs are
-   * re-keyed under the new numbering and every flow re-evaluated on its next record (its reports carry old ids),
-   * so a key never gets two open flow logs in one interval.
+   * re-keyed under the new numbering and a report is renumbered when next used (its id is of an older epoch), so a
+   * key never gets two open flow logs in one interval. Shapes and flows stay as they are: their verdicts have not
+   * changed, only the numbers.
    */
   private resetKeyIds (): void {
     this.keyIds = new FlowKeyIds()
+    this.keyEpoch++
     this.counters.keyNumberResets++
-    this.shapesBySource = []
-    this.shapeCount = 0
-    this.generation++
     this.lastStart = NaN
     this.lastBucket = undefined
     for (const [start, bucket] of this.intervals) {
@@ -349,8 +354,9 @@ export class FlowLogAggregator {
     // The flow's next record in the same interval goes straight to the logs its reports folded into last time
     // (most records: one map lookup for the flow, then its two logs).
     if (flow.logStart === start) {
-      this.fold(flow.log0 as OpenFlowLog, record.flowId, ended, started, completed, dPacketsFwd, dBytesFwd, dPacketsRev, dBytesRev)
-      if (flow.log1 !== undefined) this.fold(flow.log1, record.flowId, ended, started, completed, dPacketsFwd, dBytesFwd, dPacketsRev, dBytesRev)
+      // Already counted live in these logs by its first record of the interval: only its end changes that.
+      this.fold(flow.log0 as OpenFlowLog, record.flowId, ended, false, started, completed, dPacketsFwd, dBytesFwd, dPacketsRev, dBytesRev)
+      if (flow.log1 !== undefined) this.fold(flow.log1, record.flowId, ended, false, started, completed, dPacketsFwd, dBytesFwd, dPacketsRev, dBytesRev)
       return
     }
     let complete = true
@@ -358,11 +364,11 @@ export class FlowLogAggregator {
     flow.log1 = undefined
     for (let r = 0; r < reports.length; r++) {
       const report = reports[r] as Report
-      let log = report.logStart === start ? report.log : bucket.get(report.id)
+      let log = report.logStart === start ? report.log : bucket.get(this.idOf(report))
       if (log === undefined) {
         if (this.openFlowLogs >= this.maxOpenFlowLogs) { c.drops.flowLogOverflow++; complete = false; continue }
         log = { key: this.keyOf(report), src: report.reporter === 'Src', sourceLabels: report.shape.src.labels, destLabels: report.shape.dst.labels, packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0, connectionsStarted: 0, connectionsCompleted: 0, liveOne: undefined, liveMany: undefined }
-        bucket.set(report.id, log)
+        bucket.set(this.idOf(report), log)
         this.openFlowLogs++
         report.log = log
         report.logStart = start
@@ -375,14 +381,14 @@ export class FlowLogAggregator {
       }
       if (r === 0) flow.log0 = log
       else flow.log1 = log
-      this.fold(log, record.flowId, ended, started, completed, dPacketsFwd, dBytesFwd, dPacketsRev, dBytesRev)
+      this.fold(log, record.flowId, ended, true, started, completed, dPacketsFwd, dBytesFwd, dPacketsRev, dBytesRev)
     }
     // Only a flow whose every report has its log may take the shortcut (an overflow is counted per record).
     flow.logStart = complete && reports.length <= 2 ? start : NaN
   }
 
   /** Adds one record's share to a flow log. In/out are seen from the reporting end (the source sends forward). */
-  private fold (log: OpenFlowLog, flowId: number, ended: boolean, started: number, completed: number, dPacketsFwd: number, dBytesFwd: number, dPacketsRev: number, dBytesRev: number): void {
+  private fold (log: OpenFlowLog, flowId: number, ended: boolean, firstInLog: boolean, started: number, completed: number, dPacketsFwd: number, dBytesFwd: number, dPacketsRev: number, dBytesRev: number): void {
     if (log.src) {
       log.packetsOut += dPacketsFwd; log.bytesOut += dBytesFwd; log.packetsIn += dPacketsRev; log.bytesIn += dBytesRev
       this.counters.reportedSrc++
@@ -393,7 +399,7 @@ export class FlowLogAggregator {
     log.connectionsStarted += started
     log.connectionsCompleted += completed
     if (ended) liveDelete(log, flowId)
-    else liveAdd(log, flowId)
+    else if (firstInLog) liveAdd(log, flowId)
   }
 
   private evaluateFlow (record: FlowRecord, flow: TrackedFlow): void {
@@ -479,10 +485,19 @@ export class FlowLogAggregator {
    * memoized numbers instead of the whole key serialized as JSON per flow.
    */
   private makeReport (reporter: Reporter, shape: FlowShape, enforced: readonly PolicyHit[], pending: readonly PolicyHit[]): Report {
-    const { src, dst, service } = shape
-    const id = this.keyIds.id(src.name, src.namespace, src.type, dst.name, dst.namespace, dst.type, service?.name ?? '', service?.namespace ?? '',
-      service?.portName ?? '', service?.port ?? 0, shape.destPort, flowProtoName(shape.protocol), reporter, endAction(enforced), enforced, pending, src, dst)
-    return { id, reporter, shape, enforced, pending, log: undefined, logStart: NaN }
+    const report: Report = { id: -1, epoch: -1, reporter, shape, enforced, pending, log: undefined, logStart: NaN }
+    this.idOf(report)
+    return report
+  }
+
+  /** A report's key number in the current numbering. */
+  private idOf (report: Report): number {
+    if (report.epoch === this.keyEpoch) return report.id
+    const { src, dst, service } = report.shape
+    report.id = this.keyIds.id(src.name, src.namespace, src.type, dst.name, dst.namespace, dst.type, service?.name ?? '', service?.namespace ?? '',
+      service?.portName ?? '', service?.port ?? 0, report.shape.destPort, flowProtoName(report.shape.protocol), report.reporter, endAction(report.enforced), report.enforced, report.pending, src, dst)
+    report.epoch = this.keyEpoch
+    return report.id
   }
 
   /** The FlowKey a report stands for (built once per open flow log). */
