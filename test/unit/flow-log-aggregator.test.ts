@@ -466,6 +466,32 @@ spec:
     assert.deepEqual(src.map(l => `${l.key.sourceName}>${l.key.destName}:${l.packetsOut}`).sort(), ['redis-1>web-*:5', 'web-*>redis-0:10'])
   })
 
+  test('a flow with a remote peer is evaluated at its local end; its raw flow still shows both ends\' verdicts', () => {
+    const { engine, resolver } = setup()
+    const asked: string[] = []
+    const recording = { evaluate: (f: Parameters<PolicyEngine['evaluate']>[0], ends?: 'src' | 'dst' | 'both') => { asked.push(ends ?? 'both'); return engine.evaluate(f, ends) }, readsSourcePorts: false }
+    const aggregator = new FlowLogAggregator(recording, resolver)
+    // web-abc12 (node-a, local) → redis-1 (node-b): only the source's egress is needed for the flow log.
+    aggregator.add(record({ srcAddr: '10.0.1.1', dstAddr: '10.0.2.2' }))
+    assert.deepEqual(asked, ['src'])
+    assert.deepEqual(aggregator.flushAll().map(l => l.key.reporter), ['Src'])
+    const raw = aggregator.recent?.since(0).map(e => e.item) ?? []
+    assert.equal(raw[0]?.pendingAction, 'Deny', 'the staged lockdown at redis-1\'s ingress, evaluated when the raw flow is read')
+    assert.deepEqual(raw[0]?.destPolicies.pending.map(h => h.name), ['lockdown'])
+    assert.deepEqual(asked, ['src', 'both'])
+  })
+
+  test('raw flows keep the verdicts of the policy set they were seen under across a reload', () => {
+    const { aggregator, engine, resolver } = setup()
+    aggregator.add(record({ srcAddr: '10.0.1.1', dstAddr: '10.0.2.2' }))
+    // The order FlowPipeline.apply follows: complete what the ring holds, then change the engine's policies.
+    aggregator.beforePipelineChange()
+    engine.setPolicies([])
+    aggregator.setPipeline(engine, resolver)
+    const raw = aggregator.recent?.since(0).map(e => e.item) ?? []
+    assert.equal(raw[0]?.pendingAction, 'Deny', 'seen while the staged lockdown was loaded')
+  })
+
   test('the resolver caches addresses and never throws on bad input', () => {
     const { resolver } = setup()
     assert.equal(resolver.resolve('not-an-ip'), undefined)

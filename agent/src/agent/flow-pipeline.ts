@@ -64,6 +64,8 @@ export class FlowPipeline {
   /** Puts a policy/inventory set in force; on failure the previous set is restored and the error rethrown. */
   apply (set: PolicySet): void {
     const previous = this.policySet
+    // Raw flows evaluated for their local end only get their peer's verdict under the set they were seen with.
+    this.aggregator.beforePipelineChange()
     try {
       this.engine.setDirectory(set.directory)
       this.engine.setPolicies(set.policies, set.tiers)

@@ -16,10 +16,10 @@
 //  - Bounded: last-seen counters by maxTrackedFlows (second-chance eviction, counted), open flow logs by
 //    maxOpenFlowLogs (overflow counted), the recent ring by its capacity.
 import assert from 'node:assert'
-import type { FlowInput } from '../policy/policy-engine.js'
+import type { EvaluatedEnds, FlowInput } from '../policy/policy-engine.js'
 import type { FlowVerdicts, PolicyHit } from '../policy/policy-hit.js'
 import { protocolHasPorts } from '../policy/protocol.js'
-import type { FlowEnd, FlowEndResolver } from './flow-end.js'
+import type { FlowEnd, FlowEndResolver, FlowService } from './flow-end.js'
 import { FLOW_INTERVAL_SECONDS, type FlowKey, type FlowLog, type Reporter } from './flow-log.js'
 import { connectionCompleted, connectionStarted, type FlowRecord, type FlowRecordKind } from './flow-record.js'
 import { flowProtoName } from './raw-flow.js'
@@ -27,7 +27,8 @@ import { RecentRawFlows, type RawFlowEndReason, type RawFlowShape } from './rece
 
 /** Evaluates a flow in both pipelines (the PolicyEngine). */
 export interface FlowEvaluator {
-  evaluate: (flow: FlowInput) => FlowVerdicts
+  /** `ends`: only the source's egress ('src'), the destination's ingress ('dst'), or both (the default). */
+  evaluate: (flow: FlowInput, ends?: EvaluatedEnds) => FlowVerdicts
   /** Whether verdicts depend on the source port (some rule matches source ports); absent = false. */
   readonly readsSourcePorts?: boolean
 }
@@ -133,12 +134,43 @@ interface TrackedFlow {
  * type and code where verdicts depend on them), shares: its verdicts, its reports (so their open flow logs too)
  * and its raw-flow shape. Remembered per pair of ends (FlowEnd.index), for one policy generation.
  */
-interface FlowShape extends RawFlowShape {
-  reports: readonly Report[]
-  /** The source port when the policies read source ports, else -1. */
-  readonly sourcePortKey: number
-  /** type × 256 + code for ICMP, else -1. */
-  readonly icmpKey: number
+class FlowShape implements RawFlowShape {
+  reports: readonly Report[] = NO_REPORTS
+
+  constructor (
+    readonly srcAddr: string,
+    readonly dstAddr: string,
+    readonly protocol: number,
+    readonly destPort: number,
+    /** The source port when the policies read source ports, else -1. */
+    readonly sourcePortKey: number,
+    /** type × 256 + code for ICMP, else -1. */
+    readonly icmpKey: number,
+    /** The first flow's source port (ports-bearing protocols), to evaluate the shape again. */
+    readonly sourcePort: number,
+    readonly src: FlowEnd,
+    readonly dst: FlowEnd,
+    readonly service: FlowService | undefined,
+    /** The local ends' verdicts; both ends' once `complete`. */
+    private evaluated: FlowVerdicts,
+    /**
+     * Evaluates both ends when only the local end was (a node's flows with a remote peer): the peer's verdict is
+     * wanted only when someone reads the raw flow, so it is computed then. Undefined once complete.
+     */
+    private completer: ((shape: FlowShape) => FlowVerdicts) | undefined
+  ) {}
+
+  /** The verdicts of the local end(s): what the reports are made of. */
+  get localVerdicts (): FlowVerdicts { return this.evaluated }
+
+  /** Both ends' verdicts (evaluated now if only the local end was). */
+  get verdicts (): FlowVerdicts {
+    if (this.completer !== undefined) {
+      this.evaluated = this.completer(this)
+      this.completer = undefined
+    }
+    return this.evaluated
+  }
 }
 
 /** Shapes of one source end, by destination end index: a short list each (one per protocol and port). */
@@ -255,6 +287,27 @@ export class FlowLogAggregator {
     this.maxOpenFlowLogs = options.maxOpenFlowLogs ?? 1 << 20
     const recent = options.recentFlows ?? 4096
     this.recent = recent > 0 ? new RecentRawFlows(recent) : undefined
+  }
+
+  /** Both ends' verdicts of a shape evaluated for its local end only (the evaluator in force now). */
+  private readonly completeShape = (shape: FlowShape): FlowVerdicts => {
+    const hasPorts = protocolHasPorts(shape.protocol)
+    const icmp = shape.icmpKey >= 0
+    return this.evaluator.evaluate({
+      src: { ip: shape.src.ip, endpoint: shape.src.endpoint, port: hasPorts ? shape.sourcePort : undefined },
+      dst: { ip: shape.dst.ip, endpoint: shape.dst.endpoint, port: hasPorts ? shape.destPort : undefined },
+      protocol: shape.protocol,
+      icmpType: icmp ? shape.icmpKey >> 8 : undefined,
+      icmpCode: icmp ? shape.icmpKey & 255 : undefined
+    })
+  }
+
+  /**
+   * Call before the policies or inventory the evaluator reads change: raw flows still in the recent ring get both
+   * ends' verdicts of the set they were seen under (their peer's verdict was not computed yet).
+   */
+  beforePipelineChange (): void {
+    this.recent?.forEachShape(shape => { void shape.verdicts })
   }
 
   /** Policies or inventory changed: flows are re-resolved and re-evaluated on their next record. */
@@ -436,9 +489,12 @@ export class FlowLogAggregator {
       input.protocol = protocol
       input.icmpType = icmp ? record.icmpType : undefined
       input.icmpCode = icmp ? record.icmpCode : undefined
-      const verdicts = this.evaluator.evaluate(input)
+      // Only the local end(s): they are what this node reports; a remote peer's verdict is computed if asked for.
+      const ends = src.local ? (dst.local ? 'both' : 'src') : 'dst'
+      const verdicts = this.evaluator.evaluate(input, ends)
       const service = dst.endpoint === undefined ? this.resolver.serviceFor(record.dstAddr, protocol, record.dstPort) : undefined
-      shape = { srcAddr: record.srcAddr, dstAddr: record.dstAddr, protocol, destPort, sourcePortKey, icmpKey, src, dst, service, verdicts, reports: NO_REPORTS }
+      shape = new FlowShape(record.srcAddr, record.dstAddr, protocol, destPort, sourcePortKey, icmpKey, sourcePort, src, dst, service, verdicts,
+        ends === 'both' ? undefined : this.completeShape)
       const reports: Report[] = []
       if (src.local) reports.push(this.makeReport('Src', shape, verdicts.enforced.src, verdicts.pending.src))
       if (dst.local) reports.push(this.makeReport('Dst', shape, verdicts.enforced.dst, verdicts.pending.dst))

@@ -18,6 +18,7 @@ export interface RawFlowShape {
   readonly src: FlowEnd
   readonly dst: FlowEnd
   readonly service: FlowService | undefined
+  /** Both ends' verdicts (may be computed on first read). */
   readonly verdicts: FlowVerdicts
 }
 
@@ -68,6 +69,11 @@ export class RecentRawFlows implements SequencedRing<RawFlow> {
       for (const listener of this.listeners) listener(entry)
     }
     return seq
+  }
+
+  /** Calls `fn` for every shape the ring holds (once per slot). */
+  forEachShape (fn: (shape: RawFlowShape) => void): void {
+    for (const shape of this.shapes) if (shape !== undefined) fn(shape)
   }
 
   get size (): number { return Math.min(this.nextSeq - 1, this.capacity) }

@@ -35,6 +35,9 @@ export interface PolicyEngineOptions {
 
 export type { FlowEndInput, FlowInput } from './flow-facts.js'
 
+/** Which ends of a flow to evaluate: egress of the source, ingress of the destination, or both. */
+export type EvaluatedEnds = 'src' | 'dst' | 'both'
+
 interface EndpointPlan { readonly ingress: readonly TierPlan[], readonly egress: readonly TierPlan[] }
 
 /** A pipeline: the ordered tiers and their ordered policies. */
@@ -323,8 +326,13 @@ export class PolicyEngine {
    */
   get readsSourcePorts (): boolean { return this.usesSourcePorts }
 
-  /** Evaluates a flow in both pipelines (cached). */
-  evaluate (flow: FlowInput): FlowVerdicts {
+  /**
+   * Evaluates a flow in both pipelines (cached). `ends` 'src' or 'dst' evaluates that end only — the egress of the
+   * source or the ingress of the destination; the other end's traces are then empty and the actions are that
+   * end's alone (for a caller that reports one end and completes the verdicts only if someone asks).
+   */
+  evaluate (flow: FlowInput, ends: EvaluatedEnds = 'both'): FlowVerdicts {
+    if (ends !== 'both') return this.evaluateFlow(flow, this.ends.enabled, ends)
     if (!this.verdictCache.enabled) return this.evaluateFlow(flow, this.ends.enabled)
     const cached = this.verdictCache.get(flow, this.usesSourcePorts)
     if (cached !== undefined) { this.counters.verdictCacheHits++; return cached }
@@ -339,7 +347,7 @@ export class PolicyEngine {
     return this.evaluateFlow(flow, false)
   }
 
-  private evaluateFlow (flow: FlowInput, endCache: boolean): FlowVerdicts {
+  private evaluateFlow (flow: FlowInput, endCache: boolean, ends: EvaluatedEnds = 'both'): FlowVerdicts {
     const facts: FlowFacts = {
       protocol: flow.protocol,
       icmpType: flow.icmpType,
@@ -352,8 +360,8 @@ export class PolicyEngine {
     // policy touches an end, its pending evaluation is the enforced one and is not repeated.
     const srcEp = facts.src.endpoint
     const dstEp = facts.dst.endpoint
-    const srcPair = srcEp === undefined ? undefined : this.planPair(srcEp)
-    const dstPair = dstEp === undefined ? undefined : this.planPair(dstEp)
+    const srcPair = srcEp === undefined || ends === 'dst' ? undefined : this.planPair(srcEp)
+    const dstPair = dstEp === undefined || ends === 'src' ? undefined : this.planPair(dstEp)
     let srcEnforced: EndpointVerdict | undefined
     let dstEnforced: EndpointVerdict | undefined
     let srcPending: EndpointVerdict | undefined
