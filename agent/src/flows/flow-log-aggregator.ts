@@ -23,6 +23,7 @@ import type { FlowEnd, FlowEndResolver, FlowService } from './flow-end.js'
 import { FLOW_INTERVAL_SECONDS, type FlowKey, type FlowLog, type Reporter } from './flow-log.js'
 import { connectionCompleted, connectionStarted, type FlowRecord, type FlowRecordKind } from './flow-record.js'
 import { flowProtoName } from './raw-flow.js'
+import { IntKeyTable } from './int-key-table.js'
 import { RecentRawFlows, type RawFlowEndReason, type RawFlowShape } from './recent-raw-flows.js'
 
 /** Evaluates a flow in both pipelines (the PolicyEngine). */
@@ -173,13 +174,6 @@ class FlowShape implements RawFlowShape {
   }
 }
 
-/** Shapes of one source end, by destination end index: a short list each (one per protocol and port). */
-type ShapesOfSource = Map<number, FlowShape[]>
-/**
- * Shapes kept per pair of ends: enough for every protocol/port a pair of pods uses, few enough that a pair whose
- * verdicts depend on source ports (each flow its own shape) does not grow without bound — the oldest is replaced.
- */
-const SHAPES_PER_PAIR = 16
 
 interface OpenFlowLog {
   readonly key: FlowKey
@@ -255,12 +249,11 @@ export class FlowLogAggregator {
   private keyEpoch = 0
   private keyIds = new FlowKeyIds()
   /**
-   * Flow shapes by source end index, then destination end index: the cache in front of the policy engine (the
-   * engine's own whole-flow cache keyed by addresses cost two large-table lookups more per new flow). An array
-   * index and one small-integer map lookup per new flow; dropped with the key numbering, emptied at its bound.
+   * Flow shapes by (source end index, destination end index; protocol, port; source-port or ICMP key): the cache
+   * in front of the policy engine (the engine's own whole-flow cache keyed by addresses cost two large-table
+   * lookups more per new flow), in one typed-array hash table. Emptied on a policy change and at its bound.
    */
-  private shapesBySource: Array<ShapesOfSource | undefined> = []
-  private shapeCount = 0
+  private readonly shapes = new IntKeyTable<FlowShape>()
   private readonly input: FlowInput = { src: { ip: undefined, endpoint: undefined, port: undefined }, dst: { ip: undefined, endpoint: undefined, port: undefined }, protocol: 0, icmpType: undefined, icmpCode: undefined }
   /** Recent raw flows (one entry per record, latest counters). */
   readonly recent: RecentRawFlows | undefined
@@ -314,8 +307,7 @@ export class FlowLogAggregator {
   setPipeline (evaluator: FlowEvaluator, resolver: FlowEndResolver): void {
     this.evaluator = evaluator
     this.resolver = resolver
-    this.shapesBySource = []
-    this.shapeCount = 0
+    this.shapes.clear()
     this.generation++
     this.resetKeyIds()
   }
@@ -357,8 +349,14 @@ export class FlowLogAggregator {
   add (record: FlowRecord): void {
     const c = this.counters
     c.records++
-    c.recordsByKind[record.kind]++
-    const ended = record.kind === 'end' || record.kind === 'evicted'
+    // One comparison per kind instead of a property looked up by the kind's name (a keyed store per record).
+    const kind = record.kind
+    const byKind = c.recordsByKind
+    if (kind === 'update') byKind.update++
+    else if (kind === 'start') byKind.start++
+    else if (kind === 'end') byKind.end++
+    else byKind.evicted++
+    const ended = kind === 'end' || kind === 'evicted'
     let flow = this.flows.get(record.flowId)
     const isNew = flow === undefined
     if (flow === undefined) {
@@ -392,25 +390,27 @@ export class FlowLogAggregator {
     if (flow.raw !== undefined && this.recent !== undefined) {
       this.recent.push(flow.raw, flow.sourcePort, record.packetsFwd, record.bytesFwd, record.packetsRev, record.bytesRev, record.firstSeenMs, record.lastSeenMs, endReasonOf(record))
     }
+    let start = Math.floor(record.lastSeenMs / 1000 / this.intervalSeconds) * this.intervalSeconds
+    const late = start < this.closedBeforeSeconds
+    if (late) start = this.closedBeforeSeconds
+    // The flow's next record in the same interval goes straight to the logs its reports folded into last time
+    // (most records: one map lookup for the flow, then its two logs; its reports are not even read).
+    if (flow.logStart === start) {
+      if (late) c.late++
+      // Already counted live in these logs by its first record of the interval: only its end changes that.
+      this.fold(flow.log0 as OpenFlowLog, record.flowId, ended, false, started, completed, dPacketsFwd, dBytesFwd, dPacketsRev, dBytesRev)
+      if (flow.log1 !== undefined) this.fold(flow.log1, record.flowId, ended, false, started, completed, dPacketsFwd, dBytesFwd, dPacketsRev, dBytesRev)
+      return
+    }
     const reports = flow.reports
     if (reports.length === 0) return
-
-    let start = Math.floor(record.lastSeenMs / 1000 / this.intervalSeconds) * this.intervalSeconds
-    if (start < this.closedBeforeSeconds) { start = this.closedBeforeSeconds; c.late++ }
+    if (late) c.late++
     let bucket = this.lastBucket
     if (start !== this.lastStart || bucket === undefined) {
       bucket = this.intervals.get(start)
       if (bucket === undefined) { bucket = new Map(); this.intervals.set(start, bucket) }
       this.lastStart = start
       this.lastBucket = bucket
-    }
-    // The flow's next record in the same interval goes straight to the logs its reports folded into last time
-    // (most records: one map lookup for the flow, then its two logs).
-    if (flow.logStart === start) {
-      // Already counted live in these logs by its first record of the interval: only its end changes that.
-      this.fold(flow.log0 as OpenFlowLog, record.flowId, ended, false, started, completed, dPacketsFwd, dBytesFwd, dPacketsRev, dBytesRev)
-      if (flow.log1 !== undefined) this.fold(flow.log1, record.flowId, ended, false, started, completed, dPacketsFwd, dBytesFwd, dPacketsRev, dBytesRev)
-      return
     }
     let complete = true
     flow.log0 = undefined
@@ -507,33 +507,23 @@ export class FlowLogAggregator {
 
   /** The shape of an earlier flow between these two ends with the same protocol, ports and ICMP fields. */
   private knownShape (src: FlowEnd, dst: FlowEnd, protocol: number, destPort: number, sourcePortKey: number, icmpKey: number): FlowShape | undefined {
-    const list = this.shapesBySource[src.index]?.get(dst.index)
-    if (list === undefined) return undefined
-    for (let i = 0; i < list.length; i++) {
-      const s = list[i] as FlowShape
-      // The objects too: an index names another end once the resolver has started its numbering again.
-      if (s.src === src && s.dst === dst && s.protocol === protocol && s.destPort === destPort && s.sourcePortKey === sourcePortKey && s.icmpKey === icmpKey) return s
-    }
-    return undefined
+    const shape = this.shapes.get(src.index * 65536 + dst.index, protocol * 65536 + destPort, icmpKey >= 0 ? 0x40000000 + icmpKey : sourcePortKey)
+    // The objects too: an index names another end once the resolver has started its numbering again (and indexes
+    // past 65535 share packed keys).
+    return shape !== undefined && shape.src === src && shape.dst === dst && shape.protocol === protocol && shape.destPort === destPort &&
+      shape.sourcePortKey === sourcePortKey && shape.icmpKey === icmpKey
+      ? shape
+      : undefined
   }
 
   private rememberShape (shape: FlowShape): void {
-    if (this.shapeCount >= MAX_SHAPES) {
-      this.counters.shapeEvictions += this.shapeCount
+    if (this.shapes.size >= MAX_SHAPES) {
+      this.counters.shapeEvictions += this.shapes.size
       this.counters.shapeTableResets++
-      this.shapesBySource = []
-      this.shapeCount = 0
+      this.shapes.clear()
     }
-    let bySource = this.shapesBySource[shape.src.index]
-    if (bySource === undefined) { bySource = new Map(); this.shapesBySource[shape.src.index] = bySource }
-    const list = bySource.get(shape.dst.index)
-    if (list === undefined) { bySource.set(shape.dst.index, [shape]); this.shapeCount++; return }
-    let stale = -1
-    for (let i = 0; i < list.length; i++) if ((list[i] as FlowShape).src !== shape.src || (list[i] as FlowShape).dst !== shape.dst) { stale = i; break }
-    if (stale >= 0) { list[stale] = shape; return }
-    if (list.length >= SHAPES_PER_PAIR) { list.shift(); this.counters.shapeEvictions++; this.shapeCount-- }
-    list.push(shape)
-    this.shapeCount++
+    const { src, dst, protocol, destPort, sourcePortKey, icmpKey } = shape
+    this.shapes.set(src.index * 65536 + dst.index, protocol * 65536 + destPort, icmpKey >= 0 ? 0x40000000 + icmpKey : sourcePortKey, shape)
   }
 
   /**
