@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SF_RECORD_LAYOUT_VERSION 1
+#define SF_RECORD_LAYOUT_VERSION 2
 #define SF_RECORD_SIZE 128
 
 // Why a record was emitted.
@@ -65,7 +65,9 @@ typedef struct sf_flow_record {
   uint8_t icmp_code;        // 109
   uint16_t fragments;       // 110: IP fragments counted for this flow (saturating)
   uint32_t name_id;         // 112: index into the source's interface-name table (stats().interfaces)
-  uint8_t reserved[12];     // 116: zero
+  uint32_t slot;            // 116: the flow's slot in the source's flow table + 1 (0: none); kept for all of the
+                            //      flow's records and reused only after its END/EVICTED record (v2)
+  uint8_t reserved[8];      // 120: zero
 } sf_flow_record;
 
 // Every batch handed to TypeScript starts with this header (16 bytes), followed by `count` records.
@@ -84,6 +86,7 @@ static_assert(offsetof(sf_flow_record, src_addr) == 16, "record layout is ABI");
 static_assert(offsetof(sf_flow_record, packets_fwd) == 48, "record layout is ABI");
 static_assert(offsetof(sf_flow_record, flow_id) == 96, "record layout is ABI");
 static_assert(offsetof(sf_flow_record, name_id) == 112, "record layout is ABI");
+static_assert(offsetof(sf_flow_record, slot) == 116, "record layout is ABI");
 static_assert(sizeof(sf_batch_header) == 16, "batch header is ABI");
 #endif
 

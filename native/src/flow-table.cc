@@ -181,6 +181,7 @@ uint32_t FlowTable::Create(const Key& key, uint32_t hash, const ParsedPacket& p,
   r.name_id = name_id;
   r.first_seen_ns = r.last_seen_ns = ts_ns;
   r.flow_id = next_flow_id_++;
+  r.slot = i + 1;  // consumers index per-flow state by it instead of hashing the flow id
   // Orientation: the initiator is the SYN sender, the echo requester, else whoever sent the first packet.
   bool packet_is_fwd = true;
   if (p.protocol == 6 && p.has_ports) {

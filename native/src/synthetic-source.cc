@@ -57,8 +57,9 @@ class SyntheticTap : public Tap {
         std::memcpy(published_by_kind_, by_kind_, sizeof(by_kind_));
       }
       Flow& f = flows[cursor];
+      const uint32_t slot = static_cast<uint32_t>(cursor) + 1;
       cursor = cursor + 1 == flows.size() ? 0 : cursor + 1;
-      Step(&f, now);
+      Step(&f, slot, now);
       emitted++;
     }
     std::lock_guard<std::mutex> lock(stats_mu_);
@@ -101,7 +102,7 @@ class SyntheticTap : public Tap {
     out[3] = static_cast<uint8_t>(endpoint);
   }
 
-  void NewFlow(Flow* f, uint64_t now) {
+  void NewFlow(Flow* f, uint32_t slot, uint64_t now) {
     static const uint16_t kPorts[] = {80, 443, 53, 5432, 6379, 8080, 9090, 3306};
     static const uint8_t kProtos[] = {6, 6, 6, 17, 6, 6, 6, 6};
     std::memset(&f->rec, 0, sizeof(f->rec));
@@ -126,6 +127,7 @@ class SyntheticTap : public Tap {
     }
     r.ifindex = 2 + static_cast<uint32_t>((pick >> 40) & 7);
     r.flow_id = next_id_++;
+    r.slot = slot;  // the generator's flow array is the flow table: a flow's place in it
     r.first_seen_ns = r.last_seen_ns = now;
     if (r.protocol == 6) {
       r.state = SF_STATE_TCP_SYN;
@@ -135,10 +137,10 @@ class SyntheticTap : public Tap {
     r.kind = SF_KIND_START;
   }
 
-  void Step(Flow* f, uint64_t now) {
+  void Step(Flow* f, uint32_t slot, uint64_t now) {
     sf_flow_record& r = f->rec;
     if (r.kind == SF_KIND_END) {
-      NewFlow(f, now);
+      NewFlow(f, slot, now);
       by_kind_[SF_KIND_START]++;
       queue_.Emit(r);
       return;

@@ -381,7 +381,7 @@ function startRecord (id: number, endpoints: number, nowMsValue: number): FlowRe
     srcPort: 32768 + (id % 28000), dstPort: [80, 443, 5432, 6379, 8080, 9090][id % 6] as number,
     ifindex: 2, nameId: 0, packetsFwd: 1, bytesFwd: 60, packetsRev: 0, bytesRev: 0,
     firstSeenMs: nowMsValue, lastSeenMs: nowMsValue, flowId: id + 1,
-    tcpFlagsFwd: 0x02, tcpFlagsRev: 0, state: 1, icmpType: 0, icmpCode: 0, fragments: 0
+    tcpFlagsFwd: 0x02, tcpFlagsRev: 0, state: 1, icmpType: 0, icmpCode: 0, fragments: 0, slot: 0
   }
 }
 

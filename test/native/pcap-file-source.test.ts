@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs'
 import { describe, test } from 'node:test'
 
 import { connectionCompleted, connectionLive, connectionStarted, FLOW_STATE } from '../../agent/src/flows/flow-record.js'
-import { collect, finalRecords, tempFile } from './helpers/collect.js'
+import { assertSlotDiscipline, collect, finalRecords, tempFile } from './helpers/collect.js'
 import {
   ACK, ethernet, ethernetOther, FIN, icmp, ipv4, ipv6, PSH, RST, sctp, sll, sll2, SYN, tcp, udp
 } from './helpers/packet-builder.js'
@@ -258,6 +258,7 @@ describe('pcap-file source', () => {
     assert.equal(stats.evictions, 1)
     assert.equal(stats.records.evicted, 1)
     assert.equal(stats.flowsCreated, 3)
+    assertSlotDiscipline(records, 2)
   })
 
   test('RST completes a started connection; a new SYN on a closed 5-tuple starts a new flow', async () => {

@@ -12,7 +12,7 @@ import {
   allocateBatchBuffer, BATCH_HEADER_SIZE, BATCH_MAGIC, formatIpv6, OFFSET, RECORD_LAYOUT_VERSION, RECORD_SIZE, RecordDecoder
 } from '../../agent/src/tap/record-layout.js'
 import { parseTapSourceSpec, validateTapSourceOptions } from '../../agent/src/tap/tap-source-spec.js'
-import { collect } from './helpers/collect.js'
+import { assertSlotDiscipline, collect } from './helpers/collect.js'
 
 describe('native addon loader', () => {
   test('the addon writes the record layout the TypeScript decoder reads', () => {
@@ -137,6 +137,7 @@ describe('synthetic source', () => {
       assert.ok(r.lastSeenMs >= r.firstSeenMs)
     }
     assert.ok([...seen.values()].filter(k => k === 'end').length > 100)
+    assertSlotDiscipline(records, 100)
   })
 
   test('localEndpoints: every flow has one end among the first N endpoints, as source or destination, the peer anywhere', async () => {

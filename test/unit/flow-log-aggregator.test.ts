@@ -133,6 +133,7 @@ function record (fields: Partial<FlowRecord> & { srcAddr: string, dstAddr: strin
     icmpType: 0,
     icmpCode: 0,
     fragments: 0,
+    slot: 0,
     ...fields
   }
 }
@@ -490,6 +491,25 @@ spec:
     aggregator.setPipeline(engine, resolver)
     const raw = aggregator.recent?.since(0).map(e => e.item) ?? []
     assert.equal(raw[0]?.pendingAction, 'Deny', 'seen while the staged lockdown was loaded')
+  })
+
+  test('flows with a flow-table slot are tracked by it: deltas per flow, a slot reused after an end, a lost end counted', () => {
+    const { aggregator } = setup({ maxTrackedFlows: 4 })
+    const open = (flowId: number, slot: number, packetsFwd: number, kind: 'update' | 'end' = 'update'): FlowRecord =>
+      record({ srcAddr: '10.0.1.1', dstAddr: '10.0.2.1', kind, endReason: kind === 'end' ? 'tcpClosed' : 'none', flowId, slot, packetsFwd, bytesFwd: 0, packetsRev: 0, bytesRev: 0 })
+    aggregator.add(open(1, 1, 2))
+    aggregator.add(open(2, 2, 5))
+    aggregator.add(open(1, 1, 7)) // +5
+    assert.equal(aggregator.stats().trackedFlows, 2)
+    aggregator.add(open(1, 1, 9, 'end')) // +2, slot 1 free again
+    aggregator.add(open(3, 1, 4)) // a new flow in slot 1: counted whole
+    aggregator.add(open(4, 2, 6)) // slot 2 reused without flow 2's end: flow 2 forgotten, flow 4 counted whole
+    assert.equal(aggregator.stats().drops.trackedFlowEvicted, 1)
+    aggregator.add(open(5, 9, 3)) // a slot past the bound: tracked by flow id instead
+    aggregator.add(open(5, 9, 8)) // +5
+    assert.equal(aggregator.stats().trackedFlows, 3)
+    const src = byReporter(aggregator.flushAll(), 'Src')
+    assert.equal(src.reduce((n, l) => n + l.packetsOut, 0), 2 + 5 + 5 + 2 + 4 + 6 + 3 + 5)
   })
 
   test('the resolver caches addresses and never throws on bad input', () => {

@@ -52,7 +52,7 @@ test('FlowPipeline closes intervals while a source never lets the event loop run
   const record = (i: number): FlowRecord => ({
     kind: 'start', endReason: 'none', family: 4, protocol: 6, srcAddr: syntheticAddress(i % 300), dstAddr: syntheticAddress((i + 1) % 300),
     srcPort: 40000, dstPort: 8080, ifindex: 0, nameId: 0, packetsFwd: 1, bytesFwd: 60, packetsRev: 0, bytesRev: 0,
-    firstSeenMs: old, lastSeenMs: old, flowId: i + 1, tcpFlagsFwd: 2, tcpFlagsRev: 0, state: 1, icmpType: 0, icmpCode: 0, fragments: 0
+    firstSeenMs: old, lastSeenMs: old, flowId: i + 1, tcpFlagsFwd: 2, tcpFlagsRev: 0, state: 1, icmpType: 0, icmpCode: 0, fragments: 0, slot: 0
   })
   const sinkCalls: Array<{ logs: number, whileRunning: boolean }> = []
   let running = true

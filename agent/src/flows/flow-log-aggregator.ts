@@ -109,6 +109,7 @@ interface Report {
 }
 
 interface TrackedFlow {
+  readonly flowId: number
   packetsFwd: number
   bytesFwd: number
   packetsRev: number
@@ -236,7 +237,11 @@ export class FlowLogAggregator {
   readonly intervalSeconds: number
   private readonly maxTrackedFlows: number
   private readonly maxOpenFlowLogs: number
+  /** Tracked flows of sources without flow-table slots, by flow id. */
   private readonly flows = new Map<number, TrackedFlow>()
+  /** Tracked flows by their source's slot (FlowRecord.slot; at most maxTrackedFlows, the source's table's bound). */
+  private readonly bySlot: Array<TrackedFlow | undefined> = []
+  private slottedFlows = 0
   private readonly intervals = new Map<number, Map<number, OpenFlowLog>>()
   /** The interval the last record went to (consecutive records nearly always share it). */
   private lastStart = NaN
@@ -357,16 +362,32 @@ export class FlowLogAggregator {
     else if (kind === 'end') byKind.end++
     else byKind.evicted++
     const ended = kind === 'end' || kind === 'evicted'
-    let flow = this.flows.get(record.flowId)
+    // A source with a flow table names each flow's slot in it: per-flow state is then an array element, not a
+    // hash lookup by flow id (the largest single cost per record). Other sources' flows go through the map.
+    const slot = record.slot
+    const slotted = slot > 0 && slot <= this.maxTrackedFlows
+    let flow = slotted ? this.bySlot[slot] : this.flows.get(record.flowId)
+    if (slotted && flow !== undefined && flow.flowId !== record.flowId) {
+      // The slot's previous flow ended without its end record reaching us (the tap counted the loss): forget it.
+      this.bySlot[slot] = flow = undefined
+      this.slottedFlows--
+      c.drops.trackedFlowEvicted++
+    }
     const isNew = flow === undefined
     if (flow === undefined) {
-      flow = { packetsFwd: 0, bytesFwd: 0, packetsRev: 0, bytesRev: 0, started: false, completed: false, touched: false, generation: -1, reports: NO_REPORTS, raw: undefined, sourcePort: 0, logStart: NaN, log0: undefined, log1: undefined }
-      if (!ended) {
+      flow = { flowId: record.flowId, packetsFwd: 0, bytesFwd: 0, packetsRev: 0, bytesRev: 0, started: false, completed: false, touched: false, generation: -1, reports: NO_REPORTS, raw: undefined, sourcePort: 0, logStart: NaN, log0: undefined, log1: undefined }
+      if (ended) {
+        // Its only record: nothing to remember.
+      } else if (slotted) {
+        while (this.bySlot.length <= slot) this.bySlot.push(undefined)
+        this.bySlot[slot] = flow
+        this.slottedFlows++
+      } else {
         if (this.flows.size >= this.maxTrackedFlows) this.evictTrackedFlow()
         this.flows.set(record.flowId, flow)
       }
     } else if (ended) {
-      this.flows.delete(record.flowId)
+      if (slotted) { this.bySlot[slot] = undefined; this.slottedFlows-- } else this.flows.delete(record.flowId)
     } else {
       flow.touched = true
     }
@@ -620,7 +641,7 @@ export class FlowLogAggregator {
   /** Current counters (a copy). */
   stats (): AggregatorStats {
     const c = this.counters
-    return { ...c, recordsByKind: { ...c.recordsByKind }, drops: { ...c.drops }, trackedFlows: this.flows.size, openFlowLogs: this.openFlowLogs }
+    return { ...c, recordsByKind: { ...c.recordsByKind }, drops: { ...c.drops }, trackedFlows: this.flows.size + this.slottedFlows, openFlowLogs: this.openFlowLogs }
   }
 }
 

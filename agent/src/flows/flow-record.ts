@@ -45,6 +45,11 @@ export interface FlowRecord {
   icmpCode: number
   /** IP fragments counted for this flow (saturates at 65535). */
   fragments: number
+  /**
+   * The flow's slot in the source's flow table + 1, or 0 when the source has none (eBPF, records built in code):
+   * the same for all the flow's records, reused by another flow only after this one's end/evicted record.
+   */
+  slot: number
 }
 
 /** Bits of FlowRecord.state, as in flow-record.h. */

@@ -3,7 +3,7 @@
 import type { FlowEndReason, FlowRecord, FlowRecordKind } from '../flows/flow-record.js'
 
 /** Must equal SF_RECORD_LAYOUT_VERSION in flow-record.h. */
-export const RECORD_LAYOUT_VERSION = 1
+export const RECORD_LAYOUT_VERSION = 2
 /** Bytes per record (SF_RECORD_SIZE). */
 export const RECORD_SIZE = 128
 /** Bytes of the header written before the records of each batch. */
@@ -36,7 +36,8 @@ export const OFFSET = Object.freeze({
   icmpType: 108,
   icmpCode: 109,
   fragments: 110,
-  nameId: 112
+  nameId: 112,
+  slot: 116
 })
 
 const KINDS: readonly FlowRecordKind[] = ['start', 'start', 'update', 'end', 'evicted']
@@ -162,6 +163,7 @@ export class RecordDecoder {
     into.icmpType = u8[base + OFFSET.icmpType]!
     into.icmpCode = u8[base + OFFSET.icmpCode]!
     into.fragments = u16[h + 55]!
+    into.slot = u32[w + 29]!
     return into
   }
 }
@@ -174,7 +176,7 @@ export function emptyRecord (): FlowRecord {
   return {
     kind: 'start', endReason: 'none', family: 4, protocol: 0, srcAddr: '', dstAddr: '', srcPort: 0, dstPort: 0, ifindex: 0, nameId: 0,
     packetsFwd: 0, bytesFwd: 0, packetsRev: 0, bytesRev: 0, firstSeenMs: 0.5, lastSeenMs: 0.5, flowId: 0,
-    tcpFlagsFwd: 0, tcpFlagsRev: 0, state: 0, icmpType: 0, icmpCode: 0, fragments: 0
+    tcpFlagsFwd: 0, tcpFlagsRev: 0, state: 0, icmpType: 0, icmpCode: 0, fragments: 0, slot: 0
   }
 }
 

@@ -1,4 +1,5 @@
 // Runs a tap source to its end and returns every record, the final stats and the error that ended it (if any).
+import assert from 'node:assert/strict'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -39,4 +40,26 @@ export function tempFile (name: string, bytes: Buffer | string): string {
 /** The records that close a flow (END or EVICTED): one per flow, with its final counts. */
 export function finalRecords (records: FlowRecord[]): FlowRecord[] {
   return records.filter(r => r.kind === 'end' || r.kind === 'evicted')
+}
+
+/**
+ * Asserts what consumers rely on FlowRecord.slot for: every record of a flow carries the same slot, in
+ * [1, maxSlot], and a slot passes to another flow only after the flow holding it emitted its end/evicted record.
+ */
+export function assertSlotDiscipline (records: readonly FlowRecord[], maxSlot: number): void {
+  const slotOf = new Map<number, number>()
+  const holder = new Map<number, number>()
+  for (const r of records) {
+    assert.ok(Number.isInteger(r.slot) && r.slot >= 1 && r.slot <= maxSlot, `flow ${r.flowId}: slot ${r.slot} outside [1, ${maxSlot}]`)
+    const known = slotOf.get(r.flowId)
+    if (known === undefined) {
+      const other = holder.get(r.slot)
+      assert.equal(other, undefined, `slot ${r.slot} given to flow ${r.flowId} while flow ${other} still holds it`)
+      slotOf.set(r.flowId, r.slot)
+    } else {
+      assert.equal(r.slot, known, `flow ${r.flowId} moved from slot ${known} to ${r.slot}`)
+    }
+    if (r.kind === 'end' || r.kind === 'evicted') holder.delete(r.slot)
+    else holder.set(r.slot, r.flowId)
+  }
 }
