@@ -109,7 +109,8 @@ interface Report {
 }
 
 interface TrackedFlow {
-  readonly flowId: number
+  /** -1 while a slot's object holds no flow. */
+  flowId: number
   packetsFwd: number
   bytesFwd: number
   packetsRev: number
@@ -219,6 +220,28 @@ const MAX_KEY_ID_CONTENTS = 1 << 20
 const MAX_SHAPES = 1 << 18
 /** Key numbers kept across interval closes regardless of how few flow logs are open. */
 const MIN_KEYS_BEFORE_RESET = 1 << 16
+
+function newTrackedFlow (): TrackedFlow {
+  return { flowId: -1, packetsFwd: 0, bytesFwd: 0, packetsRev: 0, bytesRev: 0, started: false, completed: false, touched: false, generation: -1, reports: NO_REPORTS, raw: undefined, sourcePort: 0, logStart: NaN, log0: undefined, log1: undefined }
+}
+
+function resetTrackedFlow (flow: TrackedFlow, flowId: number): void {
+  flow.flowId = flowId
+  flow.packetsFwd = 0
+  flow.bytesFwd = 0
+  flow.packetsRev = 0
+  flow.bytesRev = 0
+  flow.started = false
+  flow.completed = false
+  flow.touched = false
+  flow.generation = -1
+  flow.reports = NO_REPORTS
+  flow.raw = undefined
+  flow.sourcePort = 0
+  flow.logStart = NaN
+  flow.log0 = undefined
+  flow.log1 = undefined
+}
 
 /** The enforced or pending action at one end: its trace's deciding (last) hit; no trace = not evaluated = Allow. */
 export function endAction (hits: readonly PolicyHit[]): 'Allow' | 'Deny' {
@@ -366,30 +389,46 @@ export class FlowLogAggregator {
     // hash lookup by flow id (the largest single cost per record). Other sources' flows go through the map.
     const slot = record.slot
     const slotted = slot > 0 && slot <= this.maxTrackedFlows
-    let flow = slotted ? this.bySlot[slot] : this.flows.get(record.flowId)
-    if (slotted && flow !== undefined && flow.flowId !== record.flowId) {
-      // The slot's previous flow ended without its end record reaching us (the tap counted the loss): forget it.
-      this.bySlot[slot] = flow = undefined
-      this.slottedFlows--
-      c.drops.trackedFlowEvicted++
-    }
-    const isNew = flow === undefined
-    if (flow === undefined) {
-      flow = { flowId: record.flowId, packetsFwd: 0, bytesFwd: 0, packetsRev: 0, bytesRev: 0, started: false, completed: false, touched: false, generation: -1, reports: NO_REPORTS, raw: undefined, sourcePort: 0, logStart: NaN, log0: undefined, log1: undefined }
-      if (ended) {
-        // Its only record: nothing to remember.
-      } else if (slotted) {
+    let flow: TrackedFlow | undefined
+    let isNew: boolean
+    if (slotted) {
+      // A slot keeps its TrackedFlow object for the flows that hold it in turn (reset, not reallocated): no
+      // per-flow garbage, and the object stays where the collector promoted it.
+      let held = this.bySlot[slot]
+      if (held === undefined) {
         while (this.bySlot.length <= slot) this.bySlot.push(undefined)
-        this.bySlot[slot] = flow
-        this.slottedFlows++
-      } else {
-        if (this.flows.size >= this.maxTrackedFlows) this.evictTrackedFlow()
-        this.flows.set(record.flowId, flow)
+        held = newTrackedFlow()
+        this.bySlot[slot] = held
       }
-    } else if (ended) {
-      if (slotted) { this.bySlot[slot] = undefined; this.slottedFlows-- } else this.flows.delete(record.flowId)
+      flow = held
+      isNew = flow.flowId !== record.flowId
+      if (isNew) {
+        if (flow.flowId >= 0) {
+          // The slot's previous flow ended without its end record reaching us (the tap counted the loss).
+          this.slottedFlows--
+          c.drops.trackedFlowEvicted++
+        }
+        resetTrackedFlow(flow, record.flowId)
+        this.slottedFlows++
+      }
+      // Ended: the slot is free (its last references go when the next flow takes it; slots are bounded).
+      if (ended) { flow.flowId = -1; this.slottedFlows-- }
     } else {
-      flow.touched = true
+      flow = this.flows.get(record.flowId)
+      isNew = flow === undefined
+      if (flow === undefined) {
+        flow = newTrackedFlow()
+        flow.flowId = record.flowId
+        // A flow whose only record ends it is not remembered.
+        if (!ended) {
+          if (this.flows.size >= this.maxTrackedFlows) this.evictTrackedFlow()
+          this.flows.set(record.flowId, flow)
+        }
+      } else if (ended) {
+        this.flows.delete(record.flowId)
+      } else {
+        flow.touched = true
+      }
     }
 
     const dPacketsFwd = delta(record.packetsFwd, flow.packetsFwd)
