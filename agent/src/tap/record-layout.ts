@@ -56,7 +56,9 @@ function ipv4 (u8: Uint8Array, off: number): string {
   const c = u8[off + 2]!
   const d = u8[off + 3]!
   const key = ((a << 24) | (b << 16) | (c << 8) | d) >>> 0
-  const slot = ((c << 8) | d ^ (b << 6)) & ((1 << IPV4_CACHE_BITS) - 1)
+  // Multiplicative hash of the whole address: nearby addresses (a /16 of pods) spread over every slot. (Mixing the
+  // octets by shifts and OR left most of 10.244.0.0/16 on a few hundred slots, and strings were built per record.)
+  const slot = Math.imul(key, 0x9e3779b1) >>> (32 - IPV4_CACHE_BITS)
   const cached = ipv4Strings[slot]
   if (cached !== undefined && ipv4Keys[slot] === key) return cached
   const s = `${a}.${b}.${c}.${d}`
