@@ -173,7 +173,7 @@ async function partThroughput (w: Workload): Promise<void> {
     baseline: Math.round(best.tap),
     ratio: round(best.pipeline / best.tap, 3),
     workload: w.description,
-    note: `synthetic source (${SYNTHETIC_FLOWS} live flows of 2–5 records each, ${c.endpoints} pods), ${RECORDS} records per run, best of ${runs.length} runs after a 500k-record warm-up; FlowPipeline: every new flow given verdicts in both pipelines (flow-shape cache, then the engine with its per-end cache), every record folded into flow logs for each local end; baseline: the same records decoded in TypeScript, nothing else. The generator runs on its own native thread; everything measured runs on the main thread`,
+    note: `synthetic source (${SYNTHETIC_FLOWS} live flows of 2–5 records each, ${c.endpoints} pods), ${RECORDS} records per run, best of ${runs.length} runs after a 500k-record warm-up; FlowPipeline: every new flow given the verdicts of its local end(s) in both pipelines (flow-shape cache, then the engine with its per-end cache; a remote peer's verdict only when its raw flow is read), every record folded into flow logs for each local end; baseline: the same records decoded in TypeScript, nothing else. The generator runs on its own native thread; everything measured runs on the main thread`,
     runs: runs.map(r => ({ pipeline: Math.round(r.pipeline), tap: Math.round(r.tap) })),
     evaluations: stats.evaluations,
     reportedSrc: stats.reportedSrc,
