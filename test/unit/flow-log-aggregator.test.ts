@@ -512,6 +512,21 @@ spec:
     assert.equal(src.reduce((n, l) => n + l.packetsOut, 0), 2 + 5 + 5 + 2 + 4 + 6 + 3 + 5)
   })
 
+  test('flows forgotten when their source ended: the same flow id and slot again is a new flow, counted whole', () => {
+    const { aggregator } = setup()
+    const open = (flowId: number, slot: number, packetsFwd: number): FlowRecord =>
+      record({ srcAddr: '10.0.1.1', dstAddr: '10.0.2.1', kind: 'update', endReason: 'none', flowId, slot, packetsFwd, bytesFwd: 0, packetsRev: 0, bytesRev: 0 })
+    aggregator.add(open(1, 1, 3))
+    aggregator.add(open(2, 0, 4))
+    aggregator.flushAll()
+    aggregator.forgetFlows()
+    assert.equal(aggregator.stats().trackedFlows, 0)
+    aggregator.add(open(1, 1, 5))
+    aggregator.add(open(2, 0, 6))
+    assert.equal(byReporter(aggregator.flushAll(), 'Src').reduce((n, l) => n + l.packetsOut, 0), 11)
+    assert.equal(aggregator.stats().drops.trackedFlowEvicted, 0)
+  })
+
   test('the resolver caches addresses and never throws on bad input', () => {
     const { resolver } = setup()
     assert.equal(resolver.resolve('not-an-ip'), undefined)

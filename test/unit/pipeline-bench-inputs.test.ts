@@ -71,4 +71,5 @@ test('FlowPipeline closes intervals while a source never lets the event loop run
   }
   await pipeline.run(source, { clock: 'wall', tickMs: 20, sink: (logs: readonly FlowLog[]) => { sinkCalls.push({ logs: logs.length, whileRunning: running }) } })
   assert.ok(sinkCalls.some(call => call.whileRunning && call.logs > 0), `flow logs only at the end: ${JSON.stringify(sinkCalls)}`)
+  assert.equal(pipeline.aggregator.stats().trackedFlows, 0, 'the ended source\'s flows are forgotten: the next source numbers its own')
 })

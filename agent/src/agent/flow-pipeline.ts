@@ -136,6 +136,8 @@ export class FlowPipeline {
       clearInterval(tick)
       const logs = this.flushAll()
       if (logs.length > 0) options.sink(logs)
+      // The source's flow ids and slots mean nothing to the next source run through this pipeline.
+      this.aggregator.forgetFlows()
     }
   }
 }

@@ -637,6 +637,16 @@ export class FlowLogAggregator {
     return this.emit(start => start + this.intervalSeconds <= limit)
   }
 
+  /**
+   * Forgets every tracked flow (their source ended): a later source numbers its flows and slots from the start
+   * again, and must not meet this one's unfinished flows. Not counted as evictions — nothing more was coming.
+   */
+  forgetFlows (): void {
+    this.flows.clear()
+    this.bySlot.length = 0
+    this.slottedFlows = 0
+  }
+
   /** Emits every open interval (shutdown, end of a capture). Later records go to the interval after them. */
   flushAll (): FlowLog[] {
     let last = this.closedBeforeSeconds
