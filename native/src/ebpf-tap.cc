@@ -101,6 +101,7 @@ struct Mirror {
   uint64_t exported_packets = 0;
   uint64_t deadline_ns = 0;      // closing: when the linger ends (monotonic)
   uint32_t epoch = 0;            // sweep that last saw it in the map
+  uint32_t slot = 0;             // record slot (index + 1) while user space tracks the flow
   bool start_emitted = false;
   bool closing = false;
 };
@@ -353,6 +354,7 @@ class EbpfTap : public Tap {
     r.first_seen_ns = v.first_seen_ns + clock_offset_ns_;
     r.last_seen_ns = v.last_seen_ns + clock_offset_ns_;
     r.flow_id = m.flow_id;
+    r.slot = m.slot;
     r.state = v.state;
     r.icmp_type = v.icmp_type;
     r.icmp_code = v.icmp_code;
@@ -361,10 +363,24 @@ class EbpfTap : public Tap {
     queue_.Emit(r);
   }
 
+  // Stops tracking a flow whose END was emitted: its slot goes back to the free list.
+  void Forget(std::unordered_map<sf_flow_key, Mirror, KeyHash, KeyEq>::iterator it) {
+    if (it == mirror_.end()) return;
+    if (it->second.slot != 0) free_slots_.push_back(it->second.slot);
+    mirror_.erase(it);
+  }
+
   Mirror& NewMirror(const sf_flow_key& k, const sf_flow_value& v) {
     Mirror& m = mirror_[k];
     m = Mirror();
     m.flow_id = next_flow_id_++;
+    // A slot per tracked flow, reused after the flow's END (records carry it so consumers index per-flow state).
+    if (free_slots_.empty()) {
+      m.slot = ++slots_used_;
+    } else {
+      m.slot = free_slots_.back();
+      free_slots_.pop_back();
+    }
     m.first_seen_ns = v.first_seen_ns;
     m.last = v;
     m.exported_ns = v.first_seen_ns;
@@ -390,14 +406,14 @@ class EbpfTap : public Tap {
       // The old connection's final counters; the new one's START follows in the ring.
       if (it != mirror_.end() && it->second.first_seen_ns == ev.value.first_seen_ns) {
         Emit(ev.key, ev.value, it->second, SF_KIND_END, SF_END_TCP_CLOSED);
-        mirror_.erase(it);
+        Forget(it);
       }
       return;
     }
     if (it != mirror_.end() && it->second.first_seen_ns != ev.value.first_seen_ns) {
       // An instance we never saw end (its restart event was lost, or the LRU pushed it out): it ended.
       EndMissing(it->first, it->second);
-      mirror_.erase(it);
+      Forget(it);
       it = mirror_.end();
     }
     if (it == mirror_.end()) {
@@ -457,7 +473,7 @@ class EbpfTap : public Tap {
         continue;
       }
       EndFlow(k, it->second, SF_END_TCP_CLOSED);
-      mirror_.erase(it);
+      Forget(it);
     }
     closing_.swap(keep);
   }
@@ -509,7 +525,7 @@ class EbpfTap : public Tap {
       auto it = mirror_.find(k);
       if (it != mirror_.end() && it->second.first_seen_ns != v.first_seen_ns) {
         EndMissing(it->first, it->second);
-        mirror_.erase(it);
+        Forget(it);
         it = mirror_.end();
       }
       if (it == mirror_.end()) {
@@ -542,7 +558,7 @@ class EbpfTap : public Tap {
       auto it = mirror_.find(k);
       if (it == mirror_.end()) continue;
       EndFlow(k, it->second, SF_END_IDLE);
-      mirror_.erase(it);
+      Forget(it);
     }
     // Flows we track that the map no longer holds (checked one by one: a batch read may miss entries that moved).
     std::vector<sf_flow_key> missing;
@@ -558,7 +574,7 @@ class EbpfTap : public Tap {
     for (const sf_flow_key& k : missing) {
       auto it = mirror_.find(k);
       EndMissing(k, it->second);
-      mirror_.erase(it);
+      Forget(it);
     }
     queue_.Publish();
     std::lock_guard<std::mutex> lock(stats_mu_);
@@ -573,17 +589,19 @@ class EbpfTap : public Tap {
       auto it = mirror_.find(k);
       if (it != mirror_.end() && it->second.first_seen_ns != v.first_seen_ns) {
         EndMissing(it->first, it->second);
-        mirror_.erase(it);
+        Forget(it);
         it = mirror_.end();
       }
       Mirror& m = it != mirror_.end() ? it->second : NewMirror(k, v);
       if (!m.start_emitted) EmitStart(k, v, m);
       Emit(k, v, m, SF_KIND_END, m.closing ? SF_END_TCP_CLOSED : SF_END_FLUSH);
-      mirror_.erase(k);
+      Forget(mirror_.find(k));
     });
     // What the map lost meanwhile (LRU) ends with the counts we saw last.
     for (auto& kv : mirror_) EndMissing(kv.first, kv.second);
     mirror_.clear();
+    free_slots_.clear();
+    slots_used_ = 0;
     closing_.clear();
     queue_.Publish();
   }
@@ -642,6 +660,8 @@ class EbpfTap : public Tap {
   std::vector<std::string> names_;      // by name_id; guarded by stats_mu_
   std::map<std::string, uint32_t> name_ids_;
   std::unordered_map<sf_flow_key, Mirror, KeyHash, KeyEq> mirror_;
+  std::vector<uint32_t> free_slots_;    // slots of ended flows, reused first
+  uint32_t slots_used_ = 0;             // highest slot handed out
   std::vector<sf_flow_key> closing_;    // keys in close linger, oldest first
   std::vector<sf_flow_key> keys_;       // batch read buffers
   std::vector<sf_flow_value> values_;

@@ -20,6 +20,7 @@ import type { TapSource, TapStats } from '../../agent/src/tap/tap-source.js'
 import type { TapSourceOptions } from '../../agent/src/tap/tap-source-spec.js'
 import { BridgedPair, privilegeProblem, run } from './helpers/netns.js'
 import { tcxPrograms } from './helpers/tcx-tool.js'
+import { assertSlotDiscipline } from '../native/helpers/collect.js'
 import { buildUdpFlood } from './helpers/udp-flood.js'
 import { exchangeUdp, runClient, startServer, stopServer, tcpClient, tcpServer, udpClient, udpEchoServer } from './helpers/traffic.js'
 
@@ -261,6 +262,9 @@ describe('privileged: eBPF tap on a bridged veth pair, checked against libpcap o
     const counted = flows.reduce((n, r) => n + r.packetsFwd, 0)
     assert.ok(counted <= 6000 && counted >= 6000 * 0.5, `counted ${counted} of 6000 packets`)
     assert.ok((stats.ebpf?.mapEntries ?? 0) <= 256)
+    // Slots follow the flows user space tracks (the map's 256 and those waiting to be found gone), not the
+    // thousands of flow instances: each ended flow's slot is reused.
+    assertSlotDiscipline(ebpf.records, 1024)
   })
 
   test('privileged: flow starts reach TypeScript from the ring buffer within a poll interval, not at the next sweep', async () => {

@@ -260,7 +260,7 @@ export class FlowLogAggregator {
   readonly intervalSeconds: number
   private readonly maxTrackedFlows: number
   private readonly maxOpenFlowLogs: number
-  /** Tracked flows of sources without flow-table slots, by flow id. */
+  /** Tracked flows of records without a slot (or past the bound), by flow id. */
   private readonly flows = new Map<number, TrackedFlow>()
   /** Tracked flows by their source's slot (FlowRecord.slot; at most maxTrackedFlows, the source's table's bound). */
   private readonly bySlot: Array<TrackedFlow | undefined> = []
@@ -386,7 +386,7 @@ export class FlowLogAggregator {
     else byKind.evicted++
     const ended = kind === 'end' || kind === 'evicted'
     // A source with a flow table names each flow's slot in it: per-flow state is then an array element, not a
-    // hash lookup by flow id (the largest single cost per record). Other sources' flows go through the map.
+    // hash lookup by flow id (the largest single cost per record). Records without a slot go through the map.
     const slot = record.slot
     const slotted = slot > 0 && slot <= this.maxTrackedFlows
     let flow: TrackedFlow | undefined

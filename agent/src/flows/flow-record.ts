@@ -46,7 +46,8 @@ export interface FlowRecord {
   /** IP fragments counted for this flow (saturates at 65535). */
   fragments: number
   /**
-   * The flow's slot in the source's flow table + 1, or 0 when the source has none (eBPF, records built in code):
+   * The flow's slot in the source's flow table + 1 (the eBPF source: among the flows its user space tracks), or 0
+   * when there is none (records built in code):
    * the same for all the flow's records, reused by another flow only after this one's end/evicted record.
    */
   slot: number
