@@ -493,6 +493,14 @@ spec:
     assert.equal(raw[0]?.pendingAction, 'Deny', 'seen while the staged lockdown was loaded')
   })
 
+  test('a new evaluator object: raw flows seen before take their peer\'s verdict from the old one', () => {
+    const { aggregator, directory, resolver } = setup()
+    aggregator.add(record({ srcAddr: '10.0.1.1', dstAddr: '10.0.2.2' }))
+    aggregator.setPipeline(new PolicyEngine(directory), resolver)
+    const raw = aggregator.recent?.since(0).map(e => e.item) ?? []
+    assert.equal(raw[0]?.pendingAction, 'Deny', 'seen while the staged lockdown was loaded')
+  })
+
   test('flows with a flow-table slot are tracked by it: deltas per flow, a slot reused after an end, a lost end counted', () => {
     const { aggregator } = setup({ maxTrackedFlows: 4 })
     const open = (flowId: number, slot: number, packetsFwd: number, kind: 'update' | 'end' = 'update'): FlowRecord =>

@@ -331,8 +331,13 @@ export class FlowLogAggregator {
     this.recent?.forEachShape(shape => { void shape.verdicts })
   }
 
-  /** Policies or inventory changed: flows are re-resolved and re-evaluated on their next record. */
+  /**
+   * Policies or inventory changed: flows are re-resolved and re-evaluated on their next record. Raw flows still
+   * waiting for their peer's verdict get it from the evaluator they were seen with, if that is another object
+   * (an evaluator changed in place must be completed for before the change: beforePipelineChange).
+   */
   setPipeline (evaluator: FlowEvaluator, resolver: FlowEndResolver): void {
+    if (evaluator !== this.evaluator) this.beforePipelineChange()
     this.evaluator = evaluator
     this.resolver = resolver
     this.shapes.clear()
