@@ -1,7 +1,7 @@
 // IntKeyTable: the typed-array hash table the aggregator finds flow shapes with.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { IntKeyTable } from '../../agent/src/flows/int-key-table.js'
+import { IntKeyTable } from '../../agent/src/collections/int-key-table.js'
 
 test('keys that differ in any one word are different entries, across growth; set replaces; clear forgets', () => {
   const table = new IntKeyTable<string>()

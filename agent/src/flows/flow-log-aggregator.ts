@@ -23,7 +23,7 @@ import type { FlowEnd, FlowEndResolver, FlowService } from './flow-end.js'
 import { FLOW_INTERVAL_SECONDS, type FlowKey, type FlowLog, type Reporter } from './flow-log.js'
 import { connectionCompleted, connectionStarted, type FlowRecord, type FlowRecordKind } from './flow-record.js'
 import { flowProtoName } from './raw-flow.js'
-import { IntKeyTable } from './int-key-table.js'
+import { IntKeyTable } from '../collections/int-key-table.js'
 import { RecentRawFlows, type RawFlowEndReason, type RawFlowShape } from './recent-raw-flows.js'
 
 /** Evaluates a flow in both pipelines (the PolicyEngine). */

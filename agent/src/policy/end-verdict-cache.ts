@@ -11,6 +11,7 @@
 // number: (local class, peer class, flow fields); flows with ICMP fields or source-port-dependent rules use a
 // text key. Plans whose rules read services are not cached (a service rule reads the endpoint itself). Memory is
 // bounded by entries and end classes together: past the bound everything starts over (counted as evictions).
+import { IntKeyTable } from '../collections/int-key-table.js'
 import type { CompiledPolicy } from './compile-policy.js'
 import type { EntityAtom, EndReads, IpAtom } from './compile-rule.js'
 import type { Entity, PolicyEndpoint } from './endpoint-model.js'
@@ -66,7 +67,8 @@ class ReadsBuilder {
 
 /** One direction's plan, shared by every endpoint (of either pipeline) with the same tiers and policies. */
 export class EndPlan {
-  entries = new Map<number, CachedEnd>()
+  /** By (local × peer class, flow fields): a typed-array table, one cache line per lookup. */
+  entries = new IntKeyTable<CachedEnd>(PLAN_TABLE_SLOTS)
   textEntries = new Map<string, CachedEnd>()
   generation = 0
 
@@ -87,7 +89,8 @@ const MAX_ENTITY_SLOTS = 1 << 24
 const MAX_CLASSES = 1 << 13
 /** Class tokens of one EndKey stay below this (half the range: see EndVerdictCache.classOf). */
 const MAX_KEY_CLASSES = MAX_CLASSES >> 1
-const FLOW_FIELDS = 2 ** 26
+/** Initial slots of a plan's entry table (plans are many, most hold few entries; tables double as they fill). */
+const PLAN_TABLE_SLOTS = 16
 // Numeric observation code of a peer of one entity: atom bits, named-port class, address bits (28 bits: a small
 // integer, cheap as a map key).
 const CODE_ATOMS = 16
@@ -124,7 +127,8 @@ export class EndVerdictCache {
   private size = 0
   readonly counters: EndCacheCounters = { hits: 0, misses: 0, evictions: 0, entries: 0 }
   /** The key of the last `get` (numeric or text), for `store`. */
-  private lastKey: number | undefined = undefined
+  private lastEnds = -1
+  private lastFields = -1
   private lastText: string | undefined = undefined
 
   /** `maxSize` bounds entries and end classes of all plans together; 0 disables the cache. */
@@ -249,7 +253,7 @@ export class EndVerdictCache {
    * files nothing when the end cannot be cached: services read, class bound reached, cache disabled).
    */
   get (plan: EndPlan, flow: FlowFacts, local: FlowSide, peer: FlowSide, endpoint: PolicyEndpoint, sourcePorts: boolean): CachedEnd | undefined {
-    this.lastKey = undefined
+    this.lastEnds = -1
     this.lastText = undefined
     if (!plan.cacheable || this.maxSize <= 0) return undefined
     if (this.size >= this.maxSize) this.dropEntries(true)
@@ -260,9 +264,9 @@ export class EndVerdictCache {
     const ends = localClass * MAX_CLASSES + peerClass
     const fields = flowFields(flow)
     if (fields !== undefined && !(sourcePorts && flow.src.port !== undefined)) {
-      const key = ends * FLOW_FIELDS + fields
-      this.lastKey = key
-      return plan.entries.get(key)
+      this.lastEnds = ends
+      this.lastFields = fields
+      return plan.entries.get(ends, fields, 0)
     }
     const text = `${ends}|${flow.protocol}|${flow.dst.port ?? ''}|${sourcePorts ? flow.src.port ?? '' : ''}|${flow.icmpType ?? ''}|${flow.icmpCode ?? ''}|${flowIpVersion(flow) ?? ''}`
     this.lastText = text
@@ -272,7 +276,7 @@ export class EndVerdictCache {
   /** Files a verdict under the key of the last `get`. */
   store (plan: EndPlan, verdict: EndpointVerdict, unobservable: readonly string[]): void {
     const entry: CachedEnd = { verdict, unobservable: unobservable.length === 0 ? NONE : unobservable }
-    if (this.lastKey !== undefined) plan.entries.set(this.lastKey, entry)
+    if (this.lastEnds >= 0) plan.entries.set(this.lastEnds, this.lastFields, 0, entry)
     else if (this.lastText !== undefined) plan.textEntries.set(this.lastText, entry)
     else return
     this.counters.entries++
@@ -280,7 +284,7 @@ export class EndVerdictCache {
   }
 
   private resetPlan (plan: EndPlan): void {
-    plan.entries = new Map()
+    plan.entries = new IntKeyTable(PLAN_TABLE_SLOTS)
     plan.textEntries = new Map()
     plan.generation = this.generation
   }
@@ -418,7 +422,7 @@ export class EndVerdictCache {
   }
 }
 
-/** Protocol, destination port and IP version in one number below FLOW_FIELDS; undefined with ICMP fields or odd values. */
+/** Protocol, destination port and IP version in one number below 2^26 (a 32-bit key word); undefined with ICMP fields or odd values. */
 function sameIp (a: IpAddress | undefined, b: IpAddress | undefined): boolean {
   return a !== undefined && b !== undefined && a.version === b.version && a.value === b.value
 }

@@ -8,9 +8,15 @@ const INITIAL_SLOTS = 1 << 12
 const WORDS = 4
 
 export class IntKeyTable<T> {
-  private words = new Int32Array(INITIAL_SLOTS * WORDS)
-  private mask = INITIAL_SLOTS - 1
+  private words: Int32Array
+  private mask: number
   private values: T[] = []
+
+  /** `initialSlots` (a power of two) for tables that are many and mostly small. */
+  constructor (private readonly initialSlots = INITIAL_SLOTS) {
+    this.words = new Int32Array(initialSlots * WORDS)
+    this.mask = initialSlots - 1
+  }
 
   /** Entries held. */
   get size (): number { return this.values.length }
@@ -49,8 +55,8 @@ export class IntKeyTable<T> {
 
   /** Forgets everything (and gives the memory of a grown table back). */
   clear (): void {
-    this.words = new Int32Array(INITIAL_SLOTS * WORDS)
-    this.mask = INITIAL_SLOTS - 1
+    this.words = new Int32Array(this.initialSlots * WORDS)
+    this.mask = this.initialSlots - 1
     this.values = []
   }
 
