@@ -3,7 +3,7 @@
 // endpoints answer, that an invalid policy edit keeps the last good set (visible in /metrics and the log), and
 // that SIGTERM loses nothing already captured.
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { get } from 'node:http'
 import { tmpdir } from 'node:os'
@@ -336,6 +336,34 @@ describe('agent process', { timeout: 60_000 }, () => {
       assert.equal(sum(collector.flows, 'Src', 'bytesOut'), CONVERSATIONS.reduce((n, c) => n + fwdBytes(c.payload), 0))
       assert.ok(!agent.logs.some(l => l.msg === 'flush deadline passed before every flow log was acknowledged'), agent.stderrText())
     } finally {
+      agent.child.kill('SIGKILL')
+      await collector.close()
+    }
+  })
+
+  test('a pcap-file FIFO whose writer is idle: records flow while it waits, SIGTERM exits 0 and exports all of it', async () => {
+    const fifo = join(dir, 'live.fifo')
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0)
+    const collector = await startCollector()
+    const args = baseArgs(writeCluster('fifo'), collector.port).map(a => a === `pcap-file:${CAPTURE}` ? `pcap-file:${fifo}` : a)
+    const agent = spawnAgent([...args, '--flush-deadline', '10'])
+    // tcpdump -w - style: the capture, then the writer stays open and silent.
+    const writer = spawn('sh', ['-c', `{ cat '${CAPTURE}'; sleep 60; } > '${fifo}'`], { stdio: 'ignore' })
+    try {
+      const started = await agent.waitForLog('agent started')
+      const debug = `http://${String(started.debug)}`
+      // Every connection's start arrives while the writer is idle (their ends wait for capture time to move on).
+      await until('the records, while the writer is idle', async () => /^shadowflow_agent_records_total\{kind="start"\} 4$/m.test((await httpGet(`${debug}/metrics`)).body) ? true : undefined)
+      const signalled = Date.now()
+      agent.child.kill('SIGTERM')
+      assert.equal(await agent.exit, 0)
+      assert.ok(Date.now() - signalled < 5000, `SIGTERM took ${Date.now() - signalled} ms with an idle writer`)
+      const stopped = await agent.waitForLog('agent stopped')
+      assert.equal(stopped.lost, 0)
+      assert.equal(sum(collector.flows, 'Src', 'bytesOut'), CONVERSATIONS.reduce((n, c) => n + fwdBytes(c.payload), 0))
+      assert.equal(sum(collector.flows, 'Src', 'numConnectionsStarted'), CONVERSATIONS.length)
+    } finally {
+      writer.kill()
       agent.child.kill('SIGKILL')
       await collector.close()
     }

@@ -1,9 +1,12 @@
 // pcap-file: replay of captures the tests build themselves, checked flow by flow against what was "sent".
 import assert from 'node:assert/strict'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { describe, test } from 'node:test'
 
-import { connectionCompleted, connectionLive, connectionStarted, FLOW_STATE } from '../../agent/src/flows/flow-record.js'
+import { connectionCompleted, connectionLive, connectionStarted, FLOW_STATE, type FlowRecord } from '../../agent/src/flows/flow-record.js'
+import { openTapSource } from '../../agent/src/tap/native-tap-source.js'
+import type { FlowRecordBatch } from '../../agent/src/tap/tap-source.js'
 import { assertSlotDiscipline, collect, finalRecords, tempFile } from './helpers/collect.js'
 import {
   ACK, ethernet, ethernetOther, FIN, icmp, ipv4, ipv6, PSH, RST, sctp, sll, sll2, SYN, tcp, udp
@@ -327,5 +330,90 @@ describe('pcap-file errors', () => {
     assert.equal(error?.code, 'ERR_TAP_TRUNCATED')
     assert.match(error!.message, /packet 1 .*invalid packet capture length/)
     assert.equal(records.length, 0)
+  })
+})
+
+describe('pcap-file source on a pipe or FIFO (tcpdump -w - | …)', () => {
+  /** A FIFO in the test directory, and a shell that writes `script` into it (as `sh -c`), killed at the end. */
+  function fifo (name: string): string {
+    const path = tempFile(`${name}.placeholder`, '').replace(/\.placeholder$/, '.fifo')
+    const made = spawnSync('mkfifo', [path])
+    assert.equal(made.status, 0, `mkfifo: ${made.stderr?.toString()}`)
+    return path
+  }
+  function writer (path: string, script: string): ChildProcess {
+    return spawn('sh', ['-c', `{ ${script}; } > '${path}'`], { stdio: 'ignore' })
+  }
+  /** The next batch's records, or undefined when the source ends; rejects after `ms`. */
+  async function nextRecords (it: AsyncIterator<FlowRecordBatch>, ms: number): Promise<FlowRecord[] | undefined> {
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`nothing within ${ms} ms`)), ms) })
+    try {
+      const r = await Promise.race([it.next(), timeout])
+      return r.done === true ? undefined : r.value.records()
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  const packets = [...tcpConversation('10.9.0.1', '10.9.0.2', 40000, 80, 0, 100), ...tcpConversation('10.9.0.3', '10.9.0.2', 40001, 80, 10, 50)]
+  const whole = pcapBytes(LINKTYPE.ETHERNET, packets)
+
+  test('opening does not wait for a writer; records made so far arrive while the writer is idle; close() ends it', async () => {
+    const path = fifo('idle')
+    const part = tempFile('idle-part.pcap', pcapBytes(LINKTYPE.ETHERNET, packets.slice(0, 4)))
+    const started = Date.now()
+    const source = openTapSource(`pcap-file:${path}`)
+    assert.ok(Date.now() - started < 500, 'openTapSource returned without a writer')
+    const w = writer(path, `cat '${part}'; sleep 30`)
+    try {
+      const it = source[Symbol.asyncIterator]()
+      const first = await nextRecords(it, 3000)
+      assert.deepEqual(first?.map(r => [r.kind, r.srcAddr]), [['start', '10.9.0.1']], 'the start record, while the writer waits')
+      assert.equal(source.stats().file?.packetsRead, 4, 'counters are current while the writer waits')
+      const closing = Date.now()
+      source.close()
+      const rest: FlowRecord[] = []
+      for (let batch = await nextRecords(it, 3000); batch !== undefined; batch = await nextRecords(it, 3000)) rest.push(...batch)
+      assert.ok(Date.now() - closing < 2000, `close() took ${Date.now() - closing} ms with an idle writer`)
+      assert.deepEqual(rest.map(r => [r.kind, r.endReason, r.packetsFwd + r.packetsRev]), [['end', 'flush', 4]], 'the flow ends with what was read')
+    } finally {
+      w.kill()
+    }
+  })
+
+  test('a stream read to its end gives the same records as the file', async () => {
+    const path = fifo('whole')
+    const [a, b] = [tempFile('whole-a.bin', whole.subarray(0, 300)), tempFile('whole-b.bin', whole.subarray(300))]
+    const w = writer(path, `cat '${a}'; sleep 0.3; cat '${b}'`)
+    try {
+      const streamed = await collect(`pcap-file:${path}`)
+      const file = await collect(`pcap-file:${tempFile('whole.pcap', whole)}`)
+      assert.equal(streamed.error, undefined)
+      const shape = (r: FlowRecord): string => JSON.stringify([r.kind, r.endReason, r.srcAddr, r.dstAddr, r.packetsFwd, r.packetsRev, r.bytesFwd, r.bytesRev, r.state])
+      assert.deepEqual(streamed.records.map(shape), file.records.map(shape))
+      assert.equal(streamed.stats.file?.packetsRead, packets.length)
+    } finally {
+      w.kill()
+    }
+  })
+
+  test('a FIFO nobody writes to: close() ends the source at once, with no error', async () => {
+    const source = openTapSource(`pcap-file:${fifo('nobody')}`)
+    const it = source[Symbol.asyncIterator]()
+    setTimeout(() => { source.close() }, 200)
+    assert.equal(await nextRecords(it, 2000), undefined)
+  })
+
+  test('a stream that is not a capture is ERR_TAP_NOT_A_CAPTURE', async () => {
+    const path = fifo('garbage')
+    const w = writer(path, "printf 'hello, this is not a capture file at all'")
+    try {
+      const { error } = await collect(`pcap-file:${path}`)
+      assert.equal(error?.code, 'ERR_TAP_NOT_A_CAPTURE')
+      assert.match(error!.message, /not a pcap or pcapng capture stream/)
+    } finally {
+      w.kill()
+    }
   })
 })
