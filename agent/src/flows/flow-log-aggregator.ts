@@ -154,7 +154,7 @@ class FlowShape implements RawFlowShape {
     readonly src: FlowEnd,
     readonly dst: FlowEnd,
     readonly service: FlowService | undefined,
-    /** The local ends' verdicts; both ends' once `complete`. */
+    /** The local end(s)' verdicts (what the reports are made of); both ends' once completed. */
     private evaluated: FlowVerdicts,
     /**
      * Evaluates both ends when only the local end was (a node's flows with a remote peer): the peer's verdict is
@@ -162,9 +162,6 @@ class FlowShape implements RawFlowShape {
      */
     private completer: ((shape: FlowShape) => FlowVerdicts) | undefined
   ) {}
-
-  /** The verdicts of the local end(s): what the reports are made of. */
-  get localVerdicts (): FlowVerdicts { return this.evaluated }
 
   /** Both ends' verdicts (evaluated now if only the local end was). */
   get verdicts (): FlowVerdicts {
