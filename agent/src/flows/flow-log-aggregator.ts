@@ -339,17 +339,19 @@ export class FlowLogAggregator {
     this.resolver = resolver
     this.shapes.clear()
     this.generation++
-    this.resetKeyIds()
+    this.resetKeyIds(true)
   }
 
   /**
-   * Starts the key numbering afresh (bounded memory: old ends, hits and traces are forgotten). Open flow logs are
-   * re-keyed under the new numbering and a report is renumbered when next used (its id is of an older epoch), so a
-   * key never gets two open flow logs in one interval. Shapes and flows stay as they are: their verdicts have not
+   * Starts the key numbering afresh: the keys only (`contents` false: many keys of closed intervals are dead) or
+   * the ends, hits and traces they are made of too (bounded memory; a policy change). Open flow logs are re-keyed
+   * under the new numbering and a report is renumbered when next used (its id is of an older epoch), so a key
+   * never gets two open flow logs in one interval. Shapes and flows stay as they are: their verdicts have not
    * changed, only the numbers.
    */
-  private resetKeyIds (): void {
-    this.keyIds = new FlowKeyIds()
+  private resetKeyIds (contents: boolean): void {
+    if (contents) this.keyIds = new FlowKeyIds()
+    else this.keyIds.forgetKeys()
     this.keyEpoch++
     this.counters.keyNumberResets++
     this.lastStart = NaN
@@ -518,7 +520,7 @@ export class FlowLogAggregator {
   }
 
   private evaluateFlow (record: FlowRecord, flow: TrackedFlow): void {
-    if (this.keyIds.size > MAX_KEY_ID_CONTENTS) this.resetKeyIds()
+    if (this.keyIds.size > MAX_KEY_ID_CONTENTS) this.resetKeyIds(true)
     flow.generation = this.generation
     flow.reports = NO_REPORTS
     flow.raw = undefined
@@ -685,7 +687,8 @@ export class FlowLogAggregator {
     this.counters.flowLogsEmitted += out.length
     // Key numbers of closed intervals' flow logs are dead weight: once they outnumber the open flow logs' keys
     // well, start the numbering afresh (the open logs are re-keyed, flows re-evaluated on their next record).
-    if (this.keyIds.keyCount > 2 * this.openFlowLogs + MIN_KEYS_BEFORE_RESET) this.resetKeyIds()
+    // (The ends, hits and traces they are made of stay numbered: renumbering the keys then costs a lookup each.)
+    if (this.keyIds.keyCount > 2 * this.openFlowLogs + MIN_KEYS_BEFORE_RESET) this.resetKeyIds(false)
     return out
   }
 
@@ -758,8 +761,10 @@ export class FlowKeyIds {
    * small-integer hash of their numbers; an entry is the key's numbers and its id, a collision a second entry.
    * Building a text of the key per new flow shape and hashing it was most of the cost of numbering it.
    */
-  private readonly keys = new Map<number, KeyEntry | KeyEntry[]>()
+  private keys = new Map<number, KeyEntry | KeyEntry[]>()
   private keyEntries = 0
+  /** Key numbers have their own sequence (they are compared only with each other), restarted by forgetKeys. */
+  private nextKey = 0
 
   /** `hashBits` below 30 only in tests, to make key hashes collide. */
   constructor (hashBits = 30) {
@@ -773,6 +778,13 @@ export class FlowKeyIds {
 
   /** Distinct keys numbered so far. */
   get keyCount (): number { return this.keyEntries }
+
+  /** Forgets the keys, keeping the numbers of the ends, hits and traces they are made of. */
+  forgetKeys (): void {
+    this.keys = new Map()
+    this.keyEntries = 0
+    this.nextKey = 0
+  }
 
   private number (text: string): number {
     let n = this.byText.get(text)
@@ -869,7 +881,7 @@ export class FlowKeyIds {
         }
       }
     }
-    const n = this.next++
+    const n = this.nextKey++
     const entry: KeyEntry = { s, d, service, portEtc, protocol, enforcedTrace, pendingTrace, id: n }
     if (found === undefined) this.keys.set(h, entry)
     else if (Array.isArray(found)) found.push(entry)
