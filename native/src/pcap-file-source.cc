@@ -159,9 +159,9 @@ class PcapFileTap : public Tap {
       if (n == 0) {
         // No writer. For a FIFO that is also the state before the first writer opens it: only a hang-up (a
         // writer came and went) is the end. A pipe (or a FIFO after its writer) has no such state.
+        if (!tap->stream_is_fifo_) return 0;
         pollfd pfd = {tap->stream_fd_, POLLIN, 0};
         if (poll(&pfd, 1, 0) != 0 && (pfd.revents & POLLHUP) != 0) return 0;
-        if (!tap->stream_is_fifo_) return 0;
       } else if (errno == EINTR) {
         continue;
       } else if (errno != EAGAIN && errno != EWOULDBLOCK) {

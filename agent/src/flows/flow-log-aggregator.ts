@@ -572,12 +572,10 @@ export class FlowLogAggregator {
   /** The shape of an earlier flow between these two ends with the same protocol, ports and ICMP fields. */
   private knownShape (src: FlowEnd, dst: FlowEnd, protocol: number, destPort: number, sourcePortKey: number, icmpKey: number): FlowShape | undefined {
     const shape = this.shapes.get(src.index * 65536 + dst.index, protocol * 65536 + destPort, icmpKey >= 0 ? 0x40000000 + icmpKey : sourcePortKey)
-    // The objects too: an index names another end once the resolver has started its numbering again (and indexes
-    // past 65535 share packed keys).
-    return shape !== undefined && shape.src === src && shape.dst === dst && shape.protocol === protocol && shape.destPort === destPort &&
-      shape.sourcePortKey === sourcePortKey && shape.icmpKey === icmpKey
-      ? shape
-      : undefined
+    // The table's words hold protocol, port and the source-port/ICMP key exactly; the ends are compared as objects
+    // too: an index names another end once the resolver has started its numbering again (and indexes past 65535
+    // share packed keys).
+    return shape !== undefined && shape.src === src && shape.dst === dst ? shape : undefined
   }
 
   private rememberShape (shape: FlowShape): void {
