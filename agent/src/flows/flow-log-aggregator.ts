@@ -92,8 +92,8 @@ export interface AggregatorStats {
 
 /** One end's report of a flow shape: what its FlowKey is made of (the key object is built with its first log). */
 interface Report {
-  /** The key's number (FlowKeyIds): equal numbers ⇔ equal keys — in numbering `epoch`; renumbered on use after. */
-  id: number
+  /** The key's entry (FlowKeyIds): equal entries ⇔ equal keys — in numbering `epoch`; renumbered on use after. */
+  entry: KeyEntry | undefined
   epoch: number
   readonly reporter: Reporter
   readonly shape: FlowShape
@@ -195,6 +195,17 @@ interface OpenFlowLog {
   liveMany: Set<number> | undefined
 }
 
+/**
+ * The flow logs of one open interval. A log is found through its key's entry (KeyEntry.log), which holds the log
+ * of the interval the key was last used in; a key used in a later interval too leaves its log here, in
+ * `displaced` (only keys alive across an interval boundary: most keys never get there, so most logs cost no map).
+ */
+interface OpenInterval {
+  readonly start: number
+  readonly logs: OpenFlowLog[]
+  displaced: Map<number, OpenFlowLog> | undefined
+}
+
 function liveAdd (log: OpenFlowLog, flowId: number): void {
   if (log.liveMany !== undefined) log.liveMany.add(flowId)
   else if (log.liveOne === undefined || log.liveOne === flowId) log.liveOne = flowId
@@ -213,6 +224,8 @@ function liveSize (log: OpenFlowLog): number {
 const NO_REPORTS: readonly Report[] = Object.freeze([])
 /** Bound of the distinct ends, hits and traces FlowKeyIds numbers before it starts over. */
 const MAX_KEY_ID_CONTENTS = 1 << 20
+/** FlowEnd indexes FlowKeyIds memoizes end numbers for (a resolver's indexes stay below its cache bound). */
+const MAX_END_INDEX = 1 << 20
 /** Bound of the flow-shape table (entries). */
 const MAX_SHAPES = 1 << 18
 /** Key numbers kept across interval closes regardless of how few flow logs are open. */
@@ -262,10 +275,10 @@ export class FlowLogAggregator {
   /** Tracked flows by their source's slot (FlowRecord.slot; at most maxTrackedFlows, the source's table's bound). */
   private readonly bySlot: Array<TrackedFlow | undefined> = []
   private slottedFlows = 0
-  private readonly intervals = new Map<number, Map<number, OpenFlowLog>>()
+  private readonly intervals = new Map<number, OpenInterval>()
   /** The interval the last record went to (consecutive records nearly always share it). */
   private lastStart = NaN
-  private lastBucket: Map<number, OpenFlowLog> | undefined
+  private lastInterval: OpenInterval | undefined
   private openFlowLogs = 0
   /** Intervals starting before this (Unix seconds) have been emitted. */
   private closedBeforeSeconds = -Infinity
@@ -355,12 +368,34 @@ export class FlowLogAggregator {
     this.keyEpoch++
     this.counters.keyNumberResets++
     this.lastStart = NaN
-    this.lastBucket = undefined
-    for (const [start, bucket] of this.intervals) {
-      const rekeyed = new Map<number, OpenFlowLog>()
-      for (const log of bucket.values()) rekeyed.set(this.keyIds.idOfKey(log.key), log)
-      this.intervals.set(start, rekeyed)
+    this.lastInterval = undefined
+    // Oldest first: a key open in several intervals ends with its newest log in its entry, the others displaced.
+    const open = [...this.intervals.values()].sort((a, b) => a.start - b.start)
+    for (const interval of open) interval.displaced = undefined
+    for (const interval of open) {
+      for (const log of interval.logs) {
+        const entry = this.keyIds.entryOfKey(log.key)
+        entry.key = log.key
+        this.placeLog(entry, interval, log)
+      }
     }
+  }
+
+  /** The open flow log of a key in an interval, if it has one. */
+  private findLog (entry: KeyEntry, interval: OpenInterval): OpenFlowLog | undefined {
+    if (entry.logStart === interval.start) return entry.log
+    return interval.displaced === undefined ? undefined : interval.displaced.get(entry.id)
+  }
+
+  /** Makes `log` the key's log of its entry; the log it held (another open interval's) stays findable there. */
+  private placeLog (entry: KeyEntry, interval: OpenInterval, log: OpenFlowLog): void {
+    const held = entry.log
+    if (held !== undefined && entry.logStart !== interval.start && entry.logStart >= this.closedBeforeSeconds) {
+      const other = this.intervals.get(entry.logStart)
+      if (other !== undefined) (other.displaced ??= new Map()).set(entry.id, held)
+    }
+    entry.log = log
+    entry.logStart = interval.start
   }
 
   /**
@@ -469,23 +504,32 @@ export class FlowLogAggregator {
     const reports = flow.reports
     if (reports.length === 0) return
     if (late) c.late++
-    let bucket = this.lastBucket
-    if (start !== this.lastStart || bucket === undefined) {
-      bucket = this.intervals.get(start)
-      if (bucket === undefined) { bucket = new Map(); this.intervals.set(start, bucket) }
+    let interval = this.lastInterval
+    if (start !== this.lastStart || interval === undefined) {
+      interval = this.intervals.get(start)
+      if (interval === undefined) { interval = { start, logs: [], displaced: undefined }; this.intervals.set(start, interval) }
       this.lastStart = start
-      this.lastBucket = bucket
+      this.lastInterval = interval
     }
     let complete = true
     flow.log0 = undefined
     flow.log1 = undefined
     for (let r = 0; r < reports.length; r++) {
       const report = reports[r] as Report
-      let log = report.logStart === start ? report.log : bucket.get(this.idOf(report))
+      let log = report.logStart === start ? report.log : undefined
+      let entry: KeyEntry | undefined
+      if (log === undefined) {
+        entry = this.entryOf(report)
+        log = this.findLog(entry, interval)
+      }
       if (log === undefined) {
         if (this.openFlowLogs >= this.maxOpenFlowLogs) { c.drops.flowLogOverflow++; complete = false; continue }
-        log = { key: this.keyOf(report), src: report.reporter === 'Src', sourceLabels: report.shape.src.labels, destLabels: report.shape.dst.labels, packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0, connectionsStarted: 0, connectionsCompleted: 0, liveOne: undefined, liveMany: undefined }
-        bucket.set(this.idOf(report), log)
+        const e = entry as KeyEntry
+        // A key's FlowKey object is built once and shared by its logs in later intervals (it never changes).
+        const key = e.key ?? (e.key = this.keyOf(report))
+        log = { key, src: report.reporter === 'Src', sourceLabels: report.shape.src.labels, destLabels: report.shape.dst.labels, packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0, connectionsStarted: 0, connectionsCompleted: 0, liveOne: undefined, liveMany: undefined }
+        interval.logs.push(log)
+        this.placeLog(e, interval, log)
         this.openFlowLogs++
         report.log = log
         report.logStart = start
@@ -593,19 +637,20 @@ export class FlowLogAggregator {
    * memoized numbers instead of the whole key serialized as JSON per flow.
    */
   private makeReport (reporter: Reporter, shape: FlowShape, enforced: readonly PolicyHit[], pending: readonly PolicyHit[]): Report {
-    const report: Report = { id: -1, epoch: -1, reporter, shape, enforced, pending, log: undefined, logStart: NaN }
-    this.idOf(report)
+    const report: Report = { entry: undefined, epoch: -1, reporter, shape, enforced, pending, log: undefined, logStart: NaN }
+    this.entryOf(report)
     return report
   }
 
-  /** A report's key number in the current numbering. */
-  private idOf (report: Report): number {
-    if (report.epoch === this.keyEpoch) return report.id
+  /** A report's key entry in the current numbering. */
+  private entryOf (report: Report): KeyEntry {
+    if (report.epoch === this.keyEpoch) return report.entry as KeyEntry
     const { src, dst, service } = report.shape
-    report.id = this.keyIds.id(src.name, src.namespace, src.type, dst.name, dst.namespace, dst.type, service?.name ?? '', service?.namespace ?? '',
+    const entry = this.keyIds.entry(src.name, src.namespace, src.type, dst.name, dst.namespace, dst.type, service?.name ?? '', service?.namespace ?? '',
       service?.portName ?? '', service?.port ?? 0, report.shape.destPort, flowProtoName(report.shape.protocol), report.reporter, endAction(report.enforced), report.enforced, report.pending, src, dst)
+    report.entry = entry
     report.epoch = this.keyEpoch
-    return report.id
+    return entry
   }
 
   /** The FlowKey a report stands for (built once per open flow log). */
@@ -661,11 +706,11 @@ export class FlowLogAggregator {
     const starts = [...this.intervals.keys()].filter(closes).sort((a, b) => a - b)
     const out: FlowLog[] = []
     for (const start of starts) {
-      const bucket = this.intervals.get(start) as Map<number, OpenFlowLog>
+      const interval = this.intervals.get(start) as OpenInterval
       this.intervals.delete(start)
-      if (start === this.lastStart) { this.lastStart = NaN; this.lastBucket = undefined }
-      this.openFlowLogs -= bucket.size
-      for (const log of bucket.values()) {
+      if (start === this.lastStart) { this.lastStart = NaN; this.lastInterval = undefined }
+      this.openFlowLogs -= interval.logs.length
+      for (const log of interval.logs) {
         out.push({
           key: log.key,
           startTime: start,
@@ -712,8 +757,8 @@ type ContentLevel = Map<string | number, ContentLevel | number>
 const TRIGGER = '\u0000trigger'
 const ACTION_CODES: ReadonlyMap<string, number> = new Map(['Allow', 'Deny', 'Pass', 'Log'].map((a, i) => [a, i]))
 
-/** A flow key as FlowKeyIds numbers it. */
-interface KeyEntry {
+/** A flow key as FlowKeyIds numbers it, with what the aggregator keeps per key (FlowKeyIds only numbers). */
+export interface KeyEntry {
   readonly s: number
   readonly d: number
   readonly service: number
@@ -722,6 +767,11 @@ interface KeyEntry {
   readonly enforcedTrace: number
   readonly pendingTrace: number
   readonly id: number
+  /** The key as flow logs carry it, once one was built. */
+  key: FlowKey | undefined
+  /** The open flow log of the interval starting at `logStart` (the one the key was last used in). */
+  log: OpenFlowLog | undefined
+  logStart: number
 }
 
 const PROTOCOL_NUMBERS: ReadonlyMap<string, number> = new Map([6, 17, 132, 1, 58].map(p => [flowProtoName(p), p]))
@@ -735,13 +785,20 @@ interface TraceNode {
 /**
  * Short ids for flow keys (the open-flow-log map's keys): ends, services and policy traces are numbered by
  * content and the id is those numbers with the port, protocol, reporter and action — equal ids ⇔ equal keys,
- * without building (and hashing) a text of the whole key per flow. Numbering is memoized per object in
- * WeakMaps (the resolver and the engine hand the same end, trace and hit objects out again from their caches).
+ * without building (and hashing) a text of the whole key per flow. Numbering is memoized per end (by its index)
+ * and per trace array (the resolver and the engine hand the same end and trace objects out again from their
+ * caches; the engine's per-end cache hands out one array per distinct trace).
  * The content tables grow with distinct ends, hits and traces only; the aggregator starts a fresh instance on
  * policy changes and when `size` passes its bound, re-keying the open flow logs (see FlowLogAggregator.resetKeyIds).
  */
 export class FlowKeyIds {
-  private readonly endByObject = new WeakMap<FlowEnd, number>()
+  /**
+   * End numbers by FlowEnd.index, valid where `endAt` holds that very end (the resolver starts its indexes again
+   * when it empties its cache, and a new resolver comes with each inventory): two array reads per end instead of
+   * a WeakMap lookup, the largest cost of numbering a new pair's keys.
+   */
+  private readonly endAt: Array<FlowEnd | undefined> = []
+  private readonly endNumberAt: number[] = []
   private readonly hitRoot: ContentLevel = new Map()
   private hitNodes = 0
   /**
@@ -791,11 +848,14 @@ export class FlowKeyIds {
   }
 
   private endNumber (name: string, namespace: string, type: string, end: FlowEnd | undefined): number {
-    let n = end === undefined ? undefined : this.endByObject.get(end)
-    if (n === undefined) {
-      n = this.number(`e\u0001${name}\u0001${namespace}\u0001${type}`)
-      if (end !== undefined) this.endByObject.set(end, n)
-    }
+    // (An index past the resolver's cache bound would not come from a resolver: numbered by text, not memoized.)
+    if (end === undefined || end.index > MAX_END_INDEX) return this.number(`e\u0001${name}\u0001${namespace}\u0001${type}`)
+    const index = end.index
+    if (this.endAt[index] === end) return this.endNumberAt[index] as number
+    const n = this.number(`e\u0001${name}\u0001${namespace}\u0001${type}`)
+    while (this.endAt.length <= index) { this.endAt.push(undefined); this.endNumberAt.push(-1) }
+    this.endAt[index] = end
+    this.endNumberAt[index] = n
     return n
   }
 
@@ -840,9 +900,9 @@ export class FlowKeyIds {
     return node.id
   }
 
-  /** The number of `key`; `src`/`dst` are the flow ends it was built from, when known (memo only). */
-  idOfKey (key: FlowKey): number {
-    return this.id(key.sourceName, key.sourceNamespace, key.sourceType, key.destName, key.destNamespace, key.destType, key.destServiceName,
+  /** The entry of `key`. */
+  entryOfKey (key: FlowKey): KeyEntry {
+    return this.entry(key.sourceName, key.sourceNamespace, key.sourceType, key.destName, key.destNamespace, key.destType, key.destServiceName,
       key.destServiceNamespace, key.destServicePortName, key.destServicePort, key.destPort, key.proto, key.reporter, key.action, key.policies.enforced,
       key.policies.pending, undefined, undefined)
   }
@@ -851,6 +911,14 @@ export class FlowKeyIds {
   id (sourceName: string, sourceNamespace: string, sourceType: string, destName: string, destNamespace: string, destType: string,
     serviceName: string, serviceNamespace: string, servicePortName: string, servicePort: number, destPort: number, proto: string,
     reporter: Reporter, action: string, enforced: readonly PolicyHit[], pending: readonly PolicyHit[], src: FlowEnd | undefined, dst: FlowEnd | undefined): number {
+    return this.entry(sourceName, sourceNamespace, sourceType, destName, destNamespace, destType, serviceName, serviceNamespace, servicePortName,
+      servicePort, destPort, proto, reporter, action, enforced, pending, src, dst).id
+  }
+
+  /** The entry of the key made of these fields (see `id`). */
+  entry (sourceName: string, sourceNamespace: string, sourceType: string, destName: string, destNamespace: string, destType: string,
+    serviceName: string, serviceNamespace: string, servicePortName: string, servicePort: number, destPort: number, proto: string,
+    reporter: Reporter, action: string, enforced: readonly PolicyHit[], pending: readonly PolicyHit[], src: FlowEnd | undefined, dst: FlowEnd | undefined): KeyEntry {
     const s = this.endNumber(sourceName, sourceNamespace, sourceType, src)
     const d = this.endNumber(destName, destNamespace, destType, dst)
     const service = serviceName === '' && serviceNamespace === '' && servicePortName === '' && servicePort === 0
@@ -871,20 +939,20 @@ export class FlowKeyIds {
     const found = this.keys.get(h)
     if (found !== undefined) {
       if (!Array.isArray(found)) {
-        if (found.s === s && found.d === d && found.service === service && found.portEtc === portEtc && found.protocol === protocol && found.enforcedTrace === enforcedTrace && found.pendingTrace === pendingTrace) return found.id
+        if (found.s === s && found.d === d && found.service === service && found.portEtc === portEtc && found.protocol === protocol && found.enforcedTrace === enforcedTrace && found.pendingTrace === pendingTrace) return found
       } else {
         for (let i = 0; i < found.length; i++) {
           const e = found[i] as KeyEntry
-          if (e.s === s && e.d === d && e.service === service && e.portEtc === portEtc && e.protocol === protocol && e.enforcedTrace === enforcedTrace && e.pendingTrace === pendingTrace) return e.id
+          if (e.s === s && e.d === d && e.service === service && e.portEtc === portEtc && e.protocol === protocol && e.enforcedTrace === enforcedTrace && e.pendingTrace === pendingTrace) return e
         }
       }
     }
     const n = this.nextKey++
-    const entry: KeyEntry = { s, d, service, portEtc, protocol, enforcedTrace, pendingTrace, id: n }
+    const entry: KeyEntry = { s, d, service, portEtc, protocol, enforcedTrace, pendingTrace, id: n, key: undefined, log: undefined, logStart: NaN }
     if (found === undefined) this.keys.set(h, entry)
     else if (Array.isArray(found)) found.push(entry)
     else this.keys.set(h, [found, entry])
     this.keyEntries++
-    return n
+    return entry
   }
 }

@@ -126,6 +126,12 @@ export class EndVerdictCache {
   /** Entries and end classes, against the bound. */
   private size = 0
   readonly counters: EndCacheCounters = { hits: 0, misses: 0, evictions: 0, entries: 0 }
+  /**
+   * One verdict object per distinct verdict (action and trace), for every entry: equal traces are then the same
+   * array, so whoever numbers or compares traces per array (the flow-log aggregator's key numbering) meets a few
+   * thousand arrays, not one per entry. Emptied with the entries.
+   */
+  private canonical = new Map<string, EndpointVerdict>()
   /** The key of the last `get` (numeric or text), for `store`. */
   private lastEnds = -1
   private lastFields = -1
@@ -182,6 +188,7 @@ export class EndVerdictCache {
     this.counters.entries = 0
     this.size = 0
     this.entitySlots = 0
+    this.canonical = new Map()
     this.generation++
   }
 
@@ -273,14 +280,21 @@ export class EndVerdictCache {
     return plan.textEntries.get(text)
   }
 
-  /** Files a verdict under the key of the last `get`. */
-  store (plan: EndPlan, verdict: EndpointVerdict, unobservable: readonly string[]): void {
+  /**
+   * Files a verdict under the key of the last `get`; returns the verdict object filed (an earlier equal one, if
+   * any: see `canonical`), to be handed out in its place.
+   */
+  store (plan: EndPlan, computed: EndpointVerdict, unobservable: readonly string[]): EndpointVerdict {
+    if (this.lastEnds < 0 && this.lastText === undefined) return computed
+    const text = JSON.stringify(computed)
+    let verdict = this.canonical.get(text)
+    if (verdict === undefined) { verdict = computed; this.canonical.set(text, verdict) }
     const entry: CachedEnd = { verdict, unobservable: unobservable.length === 0 ? NONE : unobservable }
     if (this.lastEnds >= 0) plan.entries.set(this.lastEnds, this.lastFields, 0, entry)
-    else if (this.lastText !== undefined) plan.textEntries.set(this.lastText, entry)
-    else return
+    else plan.textEntries.set(this.lastText as string, entry)
     this.counters.entries++
     this.size++
+    return verdict
   }
 
   private resetPlan (plan: EndPlan): void {

@@ -395,8 +395,7 @@ export class PolicyEngine {
     }
     this.ends.counters.misses++
     const own: string[] = []
-    const verdict = evaluateEndpoint(plan.tiers, plan.direction, facts, endpoint, own)
-    this.ends.store(plan, verdict, own)
+    const verdict = this.ends.store(plan, evaluateEndpoint(plan.tiers, plan.direction, facts, endpoint, own), own)
     for (const u of own) if (!unobservable.includes(u)) unobservable.push(u)
     return verdict
   }
