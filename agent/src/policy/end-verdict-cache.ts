@@ -286,7 +286,7 @@ export class EndVerdictCache {
    */
   store (plan: EndPlan, computed: EndpointVerdict, unobservable: readonly string[]): EndpointVerdict {
     if (this.lastEnds < 0 && this.lastText === undefined) return computed
-    const text = JSON.stringify(computed)
+    const text = verdictText(computed)
     let verdict = this.canonical.get(text)
     if (verdict === undefined) { verdict = computed; this.canonical.set(text, verdict) }
     const entry: CachedEnd = { verdict, unobservable: unobservable.length === 0 ? NONE : unobservable }
@@ -437,6 +437,17 @@ export class EndVerdictCache {
 }
 
 /** Protocol, destination port and IP version in one number below 2^26 (a 32-bit key word); undefined with ICMP fields or odd values. */
+/** A verdict's content as text (its action and every field of every hit), for `canonical`. */
+function verdictText (verdict: EndpointVerdict): string {
+  let text: string = verdict.action
+  for (const hit of verdict.hits) {
+    text += `\u0002${hit.kind}\u0001${hit.namespace}\u0001${hit.name}\u0001${hit.tier}\u0001${hit.action}\u0001${hit.policyIndex}\u0001${hit.ruleIndex}`
+    const t = hit.trigger
+    if (t !== undefined) text += `\u0001${t.kind}\u0001${t.namespace}\u0001${t.name}\u0001${t.tier}`
+  }
+  return text
+}
+
 function sameIp (a: IpAddress | undefined, b: IpAddress | undefined): boolean {
   return a !== undefined && b !== undefined && a.version === b.version && a.value === b.value
 }
