@@ -214,6 +214,33 @@ describe('flow-log aggregator', () => {
     assert.equal(aggregator.stats().trackedFlows, 0, 'an ended flow forgets its last-seen counters')
   })
 
+  test('a key open in two intervals at once keeps one flow log per interval, also across a renumbering of the keys', () => {
+    // Both web pods aggregate to one name: flows from either to redis-0 share their keys. Records alternate between
+    // two open intervals (a batch straddling an interval boundary), and the keys are renumbered (a policy reload)
+    // while both are open.
+    const { aggregator, engine, resolver } = setup()
+    const at = (srcAddr: string, packets: number, interval: number): FlowRecord =>
+      record({ kind: 'update', srcAddr, dstAddr: '10.0.2.1', packetsFwd: packets, firstSeenMs: T0 + interval * 15_000, lastSeenMs: T0 + interval * 15_000 + 10 })
+    aggregator.add(at('10.0.1.1', 1, 1))
+    aggregator.add(at('10.0.1.2', 2, 0))
+    aggregator.add(at('10.0.1.1', 8, 0))
+    aggregator.add(at('10.0.1.2', 4, 1))
+    aggregator.setPipeline(engine, resolver)
+    aggregator.add(at('10.0.1.1', 32, 0))
+    aggregator.add(at('10.0.1.2', 16, 1))
+    const logs = aggregator.flushAll()
+    for (const reporter of ['Src', 'Dst'] as const) {
+      const mine = logs.filter(l => l.key.reporter === reporter).sort((a, b) => a.startTime - b.startTime)
+      assert.deepEqual(mine.map(l => [l.startTime, l.key.sourceName, reporter === 'Src' ? l.packetsOut : l.packetsIn]),
+        [[T0_INTERVAL, 'web-*', 2 + 8 + 32], [T0_INTERVAL + 15, 'web-*', 1 + 4 + 16]], `${reporter}: one log per interval`)
+      // The pods' labels differ in pod-template-hash: each log keeps the labels both pods share.
+      for (const l of mine) {
+        assert.ok(l.sourceLabels.includes('app=web'), l.sourceLabels.join())
+        assert.ok(!l.sourceLabels.some(label => label.startsWith('pod-template-hash=')), l.sourceLabels.join())
+      }
+    }
+  })
+
   test('closeBefore emits only finished intervals; a record for an emitted interval goes to the oldest open one', () => {
     const { aggregator } = setup()
     aggregator.add(record({ srcAddr: '10.0.1.1', dstAddr: '10.0.2.2', lastSeenMs: T0 }))
