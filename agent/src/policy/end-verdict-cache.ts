@@ -436,7 +436,6 @@ export class EndVerdictCache {
   }
 }
 
-/** Protocol, destination port and IP version in one number below 2^26 (a 32-bit key word); undefined with ICMP fields or odd values. */
 /** A verdict's content as text (its action and every field of every hit), for `canonical`. */
 function verdictText (verdict: EndpointVerdict): string {
   let text: string = verdict.action
@@ -452,6 +451,7 @@ function sameIp (a: IpAddress | undefined, b: IpAddress | undefined): boolean {
   return a !== undefined && b !== undefined && a.version === b.version && a.value === b.value
 }
 
+/** Protocol, destination port and IP version in one number below 2^26 (a 32-bit key word); undefined with ICMP fields or odd values. */
 function flowFields (flow: FlowFacts): number | undefined {
   const { protocol } = flow
   const port = flow.dst.port
