@@ -90,7 +90,7 @@ export interface AggregatorStats {
   drops: AggregatorDrops
 }
 
-/** One end's report of a flow shape: what its FlowKey is made of (the key object is built with its first log). */
+/** One end's report of a flow shape: what its FlowKey is made of (the key object is built with the key's first log). */
 interface Report {
   /** The key's entry (FlowKeyIds): equal entries ⇔ equal keys — in numbering `epoch`; renumbered on use after. */
   entry: KeyEntry | undefined
@@ -653,7 +653,7 @@ export class FlowLogAggregator {
     return entry
   }
 
-  /** The FlowKey a report stands for (built once per open flow log). */
+  /** The FlowKey a report stands for (built once per key entry, shared by the key's flow logs). */
   private keyOf (report: Report): FlowKey {
     const { src, dst, service, destPort, protocol } = report.shape
     // Written out, not spread from flowEndFields: a spread on this path cost a third of the pipeline's
@@ -899,15 +899,10 @@ export class FlowKeyIds {
       key.policies.pending, undefined, undefined)
   }
 
-  /** The number of the key made of these fields; `src`/`dst` are the flow ends they come from, when known (memo only). */
-  id (sourceName: string, sourceNamespace: string, sourceType: string, destName: string, destNamespace: string, destType: string,
-    serviceName: string, serviceNamespace: string, servicePortName: string, servicePort: number, destPort: number, proto: string,
-    reporter: Reporter, action: string, enforced: readonly PolicyHit[], pending: readonly PolicyHit[], src: FlowEnd | undefined, dst: FlowEnd | undefined): number {
-    return this.entry(sourceName, sourceNamespace, sourceType, destName, destNamespace, destType, serviceName, serviceNamespace, servicePortName,
-      servicePort, destPort, proto, reporter, action, enforced, pending, src, dst).id
-  }
-
-  /** The entry of the key made of these fields (see `id`). */
+  /**
+   * The entry of the key made of these fields (equal entries, equal ids ⇔ equal keys); `src`/`dst` are the flow
+   * ends they come from, when known (memo only).
+   */
   entry (sourceName: string, sourceNamespace: string, sourceType: string, destName: string, destNamespace: string, destType: string,
     serviceName: string, serviceNamespace: string, servicePortName: string, servicePort: number, destPort: number, proto: string,
     reporter: Reporter, action: string, enforced: readonly PolicyHit[], pending: readonly PolicyHit[], src: FlowEnd | undefined, dst: FlowEnd | undefined): KeyEntry {
