@@ -53,10 +53,17 @@ export class IntKeyTable<T> {
     }
   }
 
-  /** Forgets everything (and gives the memory of a grown table back). */
-  clear (): void {
-    this.words = new Int32Array(this.initialSlots * WORDS)
-    this.mask = this.initialSlots - 1
+  /**
+   * Forgets everything and gives the memory of a grown table back — unless `keepSlots`: a cache emptied at its
+   * bound fills up to it again, and zeroing the slots (sequential) is far cheaper than growing the table back
+   * through every doubling (each re-places every entry at random).
+   */
+  clear (keepSlots = false): void {
+    if (keepSlots) this.words.fill(0)
+    else {
+      this.words = new Int32Array(this.initialSlots * WORDS)
+      this.mask = this.initialSlots - 1
+    }
     this.values = []
   }
 

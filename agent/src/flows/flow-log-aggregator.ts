@@ -626,7 +626,7 @@ export class FlowLogAggregator {
     if (this.shapes.size >= MAX_SHAPES) {
       this.counters.shapeEvictions += this.shapes.size
       this.counters.shapeTableResets++
-      this.shapes.clear()
+      this.shapes.clear(true)
     }
     const { src, dst, protocol, destPort, sourcePortKey, icmpKey } = shape
     this.shapes.set(src.index * 65536 + dst.index, protocol * 65536 + destPort, icmpKey >= 0 ? 0x40000000 + icmpKey : sourcePortKey, shape)
@@ -827,9 +827,13 @@ export class FlowKeyIds {
   /** Distinct keys numbered so far. */
   get keyCount (): number { return this.entries.length }
 
-  /** Forgets the keys, keeping the numbers of the ends, hits and traces they are made of. */
+  /**
+   * Forgets the keys, keeping the numbers of the ends, hits and traces they are made of — and the key table's
+   * size: the keys come back about as many (zeroing the table costs far less than growing it again through every
+   * doubling). The table's size stays bounded by the most keys held at once.
+   */
   forgetKeys (): void {
-    this.slots = new Int32Array(KEY_WORDS * MIN_KEY_SLOTS)
+    this.slots.fill(0)
     this.entries = []
   }
 
