@@ -10,8 +10,8 @@
 //  - Never two FlowLogs with the same key and start time: the aggregator deduplicates resends by
 //    (node, key, start_time), so a record that belongs to an interval already closed is folded into the oldest
 //    open interval instead (counted as `late`).
-//  - The hot path never throws and never allocates a key per record: keys are built once per flow and policy
-//    generation, and a new flow whose ends (addresses), protocol and port equal an earlier flow's takes that flow's
+//  - The hot path never throws and never allocates a key per record: keys are numbered once per flow and policy
+//    generation (the FlowKey object is built when a flow log is emitted), and a new flow whose ends (addresses), protocol and port equal an earlier flow's takes that flow's
 //    verdicts, reports and raw-flow shape as they are, without asking the policy engine (the flow-shape cache).
 //  - Bounded: last-seen counters by maxTrackedFlows (second-chance eviction, counted), open flow logs by
 //    maxOpenFlowLogs (overflow counted), the recent ring by its capacity.
@@ -175,7 +175,11 @@ class FlowShape implements RawFlowShape {
 
 
 interface OpenFlowLog {
-  readonly key: FlowKey
+  /**
+   * The report that opened the log (every report folded into it has an equal key): its FlowKey is built when the
+   * log is emitted — a key object per open log outlived the young generation, most of the per-key garbage.
+   */
+  readonly report: Report
   /** Reported by the source end (else the destination). */
   readonly src: boolean
   sourceLabels: readonly string[]
@@ -373,11 +377,7 @@ export class FlowLogAggregator {
     const open = [...this.intervals.values()].sort((a, b) => a.start - b.start)
     for (const interval of open) interval.displaced = undefined
     for (const interval of open) {
-      for (const log of interval.logs) {
-        const entry = this.keyIds.entryOfKey(log.key)
-        entry.key = log.key
-        this.placeLog(entry, interval, log)
-      }
+      for (const log of interval.logs) this.placeLog(this.entryOf(log.report), interval, log)
     }
   }
 
@@ -525,9 +525,7 @@ export class FlowLogAggregator {
       if (log === undefined) {
         if (this.openFlowLogs >= this.maxOpenFlowLogs) { c.drops.flowLogOverflow++; complete = false; continue }
         const e = entry as KeyEntry
-        // A key's FlowKey object is built once and shared by its logs in later intervals (it never changes).
-        const key = e.key ?? (e.key = this.keyOf(report))
-        log = { key, src: report.reporter === 'Src', sourceLabels: report.shape.src.labels, destLabels: report.shape.dst.labels, packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0, connectionsStarted: 0, connectionsCompleted: 0, liveOne: undefined, liveMany: undefined }
+        log = { report, src: report.reporter === 'Src', sourceLabels: report.shape.src.labels, destLabels: report.shape.dst.labels, packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0, connectionsStarted: 0, connectionsCompleted: 0, liveOne: undefined, liveMany: undefined }
         interval.logs.push(log)
         this.placeLog(e, interval, log)
         this.openFlowLogs++
@@ -653,7 +651,7 @@ export class FlowLogAggregator {
     return entry
   }
 
-  /** The FlowKey a report stands for (built once per key entry, shared by the key's flow logs). */
+  /** The FlowKey a report stands for (built per emitted flow log). */
   private keyOf (report: Report): FlowKey {
     const { src, dst, service, destPort, protocol } = report.shape
     // Written out, not spread from flowEndFields: a spread on this path cost a third of the pipeline's
@@ -712,7 +710,7 @@ export class FlowLogAggregator {
       this.openFlowLogs -= interval.logs.length
       for (const log of interval.logs) {
         out.push({
-          key: log.key,
+          key: this.keyOf(log.report),
           startTime: start,
           endTime: start + this.intervalSeconds,
           sourceLabels: log.sourceLabels,
@@ -760,8 +758,6 @@ const ACTION_CODES: ReadonlyMap<string, number> = new Map(['Allow', 'Deny', 'Pas
 /** A flow key FlowKeyIds numbered, with what the aggregator keeps per key (FlowKeyIds only numbers). */
 export interface KeyEntry {
   readonly id: number
-  /** The key as flow logs carry it, once one was built. */
-  key: FlowKey | undefined
   /** The open flow log of the interval starting at `logStart` (the one the key was last used in). */
   log: OpenFlowLog | undefined
   logStart: number
@@ -896,13 +892,6 @@ export class FlowKeyIds {
     return node.id
   }
 
-  /** The entry of `key`. */
-  entryOfKey (key: FlowKey): KeyEntry {
-    return this.entry(key.sourceName, key.sourceNamespace, key.sourceType, key.destName, key.destNamespace, key.destType, key.destServiceName,
-      key.destServiceNamespace, key.destServicePortName, key.destServicePort, key.destPort, key.proto, key.reporter, key.action, key.policies.enforced,
-      key.policies.pending, undefined, undefined)
-  }
-
   /**
    * The entry of the key made of these fields (equal entries, equal ids ⇔ equal keys); `src`/`dst` are the flow
    * ends they come from, when known (memo only).
@@ -926,7 +915,7 @@ export class FlowKeyIds {
       const o = slot * KEY_WORDS
       const idPlusOne = slots[o + 7] as number
       if (idPlusOne === 0) {
-        const entry: KeyEntry = { id: this.entries.length, key: undefined, log: undefined, logStart: NaN }
+        const entry: KeyEntry = { id: this.entries.length, log: undefined, logStart: NaN }
         slots[o] = s; slots[o + 1] = d; slots[o + 2] = service; slots[o + 3] = portEtc
         slots[o + 4] = protocol; slots[o + 5] = enforcedTrace; slots[o + 6] = pendingTrace; slots[o + 7] = entry.id + 1
         this.entries.push(entry)
