@@ -251,7 +251,7 @@ test('malformed and oversized requests get INVALID_ARGUMENT / RESOURCE_EXHAUSTED
       })
       assert.equal(streamCode, grpc.status.INVALID_ARGUMENT)
       const statsCode = await new Promise<number>(resolve => {
-        const call = statistics.List({ startTimeGte: 0, startTimeLt: 0, type: 'PacketCount', groupBy: 'Policy', policyMatch: { kind: 'ClusterNetworkPolicyAdminTier', tier: '', namespace: '', name: '', action: 'ActionUnspecified' }, timeSeries: false })
+        const call = statistics.List({ startTimeGte: 0, startTimeLt: 0, type: 'PacketCount', groupBy: 'Policy', policyMatch: { kind: 'KindUnspecified', tier: '', namespace: '', name: '', action: 42 as unknown as 'Allow' }, timeSeries: false })
         call.on('data', () => {})
         call.on('error', (e: grpc.ServiceError) => resolve(e.code))
         call.on('end', () => resolve(grpc.status.OK))

@@ -3,7 +3,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import {
-  flowFilterFromWire, flowFilterToWire, flowLogFromWire, flowLogToWire, policyHitFromWire, policyHitToWire
+  flowFilterFromWire, flowFilterToWire, flowLogFromWire, flowLogToWire, policyHitFromWire, policyMatchFromWire, policyHitToWire
 } from '../../agent/src/grpc/goldmane-mapping.js'
 import { loadProtos } from '../../agent/src/grpc/load-protos.js'
 import type { WireFilter, WireFlow } from '../../agent/src/grpc/wire-types.js'
@@ -88,6 +88,22 @@ test('the wire form uses Goldmane names: Key, numConnections*, enforcedPolicies,
   assert.equal(wire.Key?.policies?.pendingPolicies[2]?.kind, 'Profile')
 })
 
+test('a Felix trace through the ClusterNetworkPolicy tiers (kinds shadowflow never evaluates) is kept as sent', () => {
+  // What a Calico Felix with AdminNetworkPolicies reports: an admin-tier Pass, then the baseline tier's end of
+  // tier after a BaselineAdminNetworkPolicy applied without matching.
+  const admin: PolicyHit = { kind: 'ClusterNetworkPolicyAdminTier', namespace: '', name: 'cluster-guardrails', tier: 'kube-admin', action: 'Pass', policyIndex: 0, ruleIndex: 2 }
+  const baselineEnd: PolicyHit = {
+    kind: 'EndOfTier', namespace: '', name: '', tier: 'kube-baseline', action: 'Deny', policyIndex: 1, ruleIndex: -1,
+    trigger: { kind: 'ClusterNetworkPolicyBaselineTier', namespace: '', name: 'default', tier: 'kube-baseline' }
+  }
+  const felix: FlowLog = { ...sample, key: { ...sample.key, action: 'Deny', policies: { enforced: [admin, baselineEnd], pending: [admin, baselineEnd] } } }
+  const wire = overTheWire(flowLogToWire(felix))
+  assert.equal(wire.Key?.policies?.enforcedPolicies[0]?.kind, 'ClusterNetworkPolicyAdminTier')
+  assert.equal(wire.Key?.policies?.enforcedPolicies[1]?.trigger?.kind, 'ClusterNetworkPolicyBaselineTier')
+  assert.deepEqual(flowLogFromWire(wire), felix)
+  assert.deepEqual(policyMatchFromWire({ kind: 'ClusterNetworkPolicyAdminTier', tier: '', namespace: '', name: '', action: 'ActionUnspecified' }), { kind: 'ClusterNetworkPolicyAdminTier' })
+})
+
 test('a hit without a trigger maps back without a trigger property', () => {
   const back = policyHitFromWire(policyHitToWire(staged))
   assert.deepEqual(back, staged)
@@ -121,8 +137,8 @@ const rejected: Array<{ name: string, change: (wire: WireFlow) => void, field: s
   { name: 'a negative counter', change: w => { w.bytesOut = -1 }, field: 'flow.bytesOut' },
   { name: 'an end before the start', change: w => { w.endTime = w.startTime - 15 }, field: 'flow.endTime' },
   {
-    name: 'a kind shadowflow cannot represent',
-    change: w => { const hit = w.Key?.policies?.pendingPolicies[1]; if (hit) hit.kind = 'ClusterNetworkPolicyAdminTier' },
+    name: 'a hit of unspecified kind',
+    change: w => { const hit = w.Key?.policies?.pendingPolicies[1]; if (hit) hit.kind = 'KindUnspecified' },
     field: 'flow.Key.policies.pendingPolicies[1].kind'
   },
   {

@@ -5,16 +5,16 @@
 import { RequestInvalidError } from '../errors.js'
 import type { EndpointType, FlowKey, FlowLog, Reporter } from '../flows/flow-log.js'
 import type { FlowFilter, PolicyMatch, StringMatch } from '../flows/flow-filter.js'
-import type { PolicyHit, PolicyTrigger } from '../policy/policy-hit.js'
-import type { PolicyKind } from '../policy/normalized-policy.js'
+import type { PolicyHit, PolicyTrigger, TracedPolicyKind } from '../policy/policy-hit.js'
 import type {
   WireAction, WireEndpointType, WireFilter, WireFlow, WireFlowKey, WirePolicyHit, WirePolicyKind, WirePolicyMatch,
   WirePolicyTrace, WireReporter, WireStringMatch
 } from './wire-types.js'
 
-const POLICY_KINDS: ReadonlySet<string> = new Set<PolicyKind>([
+const POLICY_KINDS: ReadonlySet<string> = new Set<TracedPolicyKind>([
   'CalicoNetworkPolicy', 'GlobalNetworkPolicy', 'NetworkPolicy',
-  'StagedNetworkPolicy', 'StagedGlobalNetworkPolicy', 'StagedKubernetesNetworkPolicy'
+  'StagedNetworkPolicy', 'StagedGlobalNetworkPolicy', 'StagedKubernetesNetworkPolicy',
+  'ClusterNetworkPolicyAdminTier', 'ClusterNetworkPolicyBaselineTier'
 ])
 const HIT_KINDS: ReadonlySet<string> = new Set([...POLICY_KINDS, 'Profile', 'EndOfTier'])
 const ENDPOINT_TYPES: ReadonlySet<string> = new Set<EndpointType>(['WorkloadEndpoint', 'HostEndpoint', 'NetworkSet', 'Network'])
@@ -188,8 +188,9 @@ export function flowKeyFromWire (wire: WireFlowKey, field = 'key'): FlowKey {
 }
 
 /**
- * A received goldmane.PolicyHit as a domain hit. Kinds shadowflow does not evaluate (KindUnspecified, the
- * ClusterNetworkPolicy tiers) and ActionUnspecified are rejected: the domain trace cannot represent them.
+ * A received goldmane.PolicyHit as a domain hit. KindUnspecified and ActionUnspecified are rejected (a trace step
+ * always names its policy's kind and what it decided); the ClusterNetworkPolicy tiers, which a Calico Felix
+ * reports and shadowflow does not evaluate, are kept as they are.
  */
 export function policyHitFromWire (wire: WirePolicyHit, field = 'policyHit'): PolicyHit {
   const kind = wire.kind as string
@@ -217,7 +218,7 @@ export function policyHitFromWire (wire: WirePolicyHit, field = 'policyHit'): Po
   return {
     ...hit,
     trigger: {
-      kind: triggerKind as PolicyKind,
+      kind: triggerKind as TracedPolicyKind,
       namespace: text(wire.trigger.namespace, `${field}.trigger.namespace`),
       name: text(wire.trigger.name, `${field}.trigger.name`),
       tier: text(wire.trigger.tier, `${field}.trigger.tier`)

@@ -1,9 +1,16 @@
 // Trace entries shaped like Goldmane's PolicyHit, so flow logs and the CLI speak the same language.
 import type { PolicyKind, PolicyRef } from './normalized-policy.js'
 
+/**
+ * The policy kinds a trace names: those shadowflow evaluates, plus the ClusterNetworkPolicy (AdminNetworkPolicy)
+ * tiers a Calico Felix reports. Those two are never produced here; the aggregator accepts them from the wire so
+ * that a real Felix's flow logs are stored and queried like any other.
+ */
+export type TracedPolicyKind = PolicyKind | 'ClusterNetworkPolicyAdminTier' | 'ClusterNetworkPolicyBaselineTier'
+
 /** The policy a hit belongs to, as Goldmane's PolicyHit names it (also the `trigger` of an end-of-tier hit). */
 export interface PolicyTrigger {
-  readonly kind: PolicyKind
+  readonly kind: TracedPolicyKind
   readonly namespace: string
   readonly name: string
   readonly tier: string
@@ -11,7 +18,7 @@ export interface PolicyTrigger {
 
 /** One step of an evaluation that decided something: a rule match, an end-of-tier default or a profile. */
 export interface PolicyHit {
-  readonly kind: PolicyKind | 'Profile' | 'EndOfTier'
+  readonly kind: TracedPolicyKind | 'Profile' | 'EndOfTier'
   readonly namespace: string
   readonly name: string
   readonly tier: string
