@@ -24,6 +24,7 @@ import { FLOW_INTERVAL_SECONDS, type FlowKey, type FlowLog, type Reporter } from
 import { connectionCompleted, connectionStarted, type FlowRecord, type FlowRecordKind } from './flow-record.js'
 import { flowProtoName } from './raw-flow.js'
 import { IntKeyTable } from '../collections/int-key-table.js'
+import { OpenFlowLogRows } from './open-flow-log-rows.js'
 import { RecentRawFlows, type RawFlowEndReason, type RawFlowShape } from './recent-raw-flows.js'
 
 /** Evaluates a flow in both pipelines (the PolicyEngine). */
@@ -104,7 +105,7 @@ interface Report {
    * the same interval goes straight there instead of looking the (long) id up. Valid while `logStart` is that
    * interval's start — an emitted interval's start never comes back (closedBeforeSeconds only grows).
    */
-  log: OpenFlowLog | undefined
+  log: number
   logStart: number
 }
 
@@ -128,8 +129,8 @@ interface TrackedFlow {
   sourcePort: number
   /** The open logs this flow's reports folded into last, valid while `logStart` is the record's interval. */
   logStart: number
-  log0: OpenFlowLog | undefined
-  log1: OpenFlowLog | undefined
+  log0: number
+  log1: number
 }
 
 /**
@@ -174,31 +175,6 @@ class FlowShape implements RawFlowShape {
 }
 
 
-interface OpenFlowLog {
-  /**
-   * The report that opened the log (every report folded into it has an equal key): its FlowKey is built when the
-   * log is emitted — a key object per open log outlived the young generation, most of the per-key garbage.
-   */
-  readonly report: Report
-  /** Reported by the source end (else the destination). */
-  readonly src: boolean
-  sourceLabels: readonly string[]
-  destLabels: readonly string[]
-  packetsIn: number
-  packetsOut: number
-  bytesIn: number
-  bytesOut: number
-  connectionsStarted: number
-  connectionsCompleted: number
-  /**
-   * Flows seen in this interval that had not ended by its close: most flow logs only ever hold one flow, so that
-   * one is kept as a number and a Set is made only for a second distinct flow (a Set per log was a large share of
-   * the per-flow allocation).
-   */
-  liveOne: number | undefined
-  liveMany: Set<number> | undefined
-}
-
 /**
  * The flow logs of one open interval. A log is found through its key's entry (KeyEntry.log), which holds the log
  * of the interval the key was last used in; a key used in a later interval too leaves its log here, in
@@ -206,26 +182,14 @@ interface OpenFlowLog {
  */
 interface OpenInterval {
   readonly start: number
-  readonly logs: OpenFlowLog[]
-  displaced: Map<number, OpenFlowLog> | undefined
-}
-
-function liveAdd (log: OpenFlowLog, flowId: number): void {
-  if (log.liveMany !== undefined) log.liveMany.add(flowId)
-  else if (log.liveOne === undefined || log.liveOne === flowId) log.liveOne = flowId
-  else { log.liveMany = new Set([log.liveOne, flowId]); log.liveOne = undefined }
-}
-
-function liveDelete (log: OpenFlowLog, flowId: number): void {
-  if (log.liveMany !== undefined) log.liveMany.delete(flowId)
-  else if (log.liveOne === flowId) log.liveOne = undefined
-}
-
-function liveSize (log: OpenFlowLog): number {
-  return log.liveMany !== undefined ? log.liveMany.size : log.liveOne === undefined ? 0 : 1
+  /** Rows of its logs (OpenFlowLogRows). */
+  readonly logs: number[]
+  displaced: Map<number, number> | undefined
 }
 
 const NO_REPORTS: readonly Report[] = Object.freeze([])
+/** No flow log (rows are from 0). */
+const NO_LOG = -1
 /** Bound of the distinct ends, hits and traces FlowKeyIds numbers before it starts over. */
 const MAX_KEY_ID_CONTENTS = 1 << 20
 /** FlowEnd indexes FlowKeyIds memoizes end numbers for (a resolver's indexes stay below its cache bound). */
@@ -236,7 +200,7 @@ const MAX_SHAPES = 1 << 18
 const MIN_KEYS_BEFORE_RESET = 1 << 16
 
 function newTrackedFlow (): TrackedFlow {
-  return { flowId: -1, packetsFwd: 0, bytesFwd: 0, packetsRev: 0, bytesRev: 0, started: false, completed: false, touched: false, generation: -1, reports: NO_REPORTS, raw: undefined, sourcePort: 0, logStart: NaN, log0: undefined, log1: undefined }
+  return { flowId: -1, packetsFwd: 0, bytesFwd: 0, packetsRev: 0, bytesRev: 0, started: false, completed: false, touched: false, generation: -1, reports: NO_REPORTS, raw: undefined, sourcePort: 0, logStart: NaN, log0: NO_LOG, log1: NO_LOG }
 }
 
 function resetTrackedFlow (flow: TrackedFlow, flowId: number): void {
@@ -253,20 +217,14 @@ function resetTrackedFlow (flow: TrackedFlow, flowId: number): void {
   flow.raw = undefined
   flow.sourcePort = 0
   flow.logStart = NaN
-  flow.log0 = undefined
-  flow.log1 = undefined
+  flow.log0 = NO_LOG
+  flow.log1 = NO_LOG
 }
 
 /** The enforced or pending action at one end: its trace's deciding (last) hit; no trace = not evaluated = Allow. */
 export function endAction (hits: readonly PolicyHit[]): 'Allow' | 'Deny' {
   const last = hits[hits.length - 1]
   return last?.action === 'Deny' ? 'Deny' : 'Allow'
-}
-
-function intersectSorted (a: readonly string[], b: readonly string[]): readonly string[] {
-  if (a === b) return a
-  const other = new Set(b)
-  return a.filter(x => other.has(x))
 }
 
 /** Flow records in, flow logs out. */
@@ -280,6 +238,7 @@ export class FlowLogAggregator {
   private readonly bySlot: Array<TrackedFlow | undefined> = []
   private slottedFlows = 0
   private readonly intervals = new Map<number, OpenInterval>()
+  private readonly logRows = new OpenFlowLogRows<Report>()
   /** The interval the last record went to (consecutive records nearly always share it). */
   private lastStart = NaN
   private lastInterval: OpenInterval | undefined
@@ -377,20 +336,20 @@ export class FlowLogAggregator {
     const open = [...this.intervals.values()].sort((a, b) => a.start - b.start)
     for (const interval of open) interval.displaced = undefined
     for (const interval of open) {
-      for (const log of interval.logs) this.placeLog(this.entryOf(log.report), interval, log)
+      for (const row of interval.logs) this.placeLog(this.entryOf(this.logRows.owner(row)), interval, row)
     }
   }
 
   /** The open flow log of a key in an interval, if it has one. */
-  private findLog (entry: KeyEntry, interval: OpenInterval): OpenFlowLog | undefined {
+  private findLog (entry: KeyEntry, interval: OpenInterval): number {
     if (entry.logStart === interval.start) return entry.log
-    return interval.displaced === undefined ? undefined : interval.displaced.get(entry.id)
+    return interval.displaced?.get(entry.id) ?? NO_LOG
   }
 
   /** Makes `log` the key's log of its entry; the log it held (another open interval's) stays findable there. */
-  private placeLog (entry: KeyEntry, interval: OpenInterval, log: OpenFlowLog): void {
+  private placeLog (entry: KeyEntry, interval: OpenInterval, log: number): void {
     const held = entry.log
-    if (held !== undefined && entry.logStart !== interval.start && entry.logStart >= this.closedBeforeSeconds) {
+    if (held !== NO_LOG && entry.logStart !== interval.start && entry.logStart >= this.closedBeforeSeconds) {
       const other = this.intervals.get(entry.logStart)
       if (other !== undefined) (other.displaced ??= new Map()).set(entry.id, held)
     }
@@ -497,8 +456,8 @@ export class FlowLogAggregator {
     if (flow.logStart === start) {
       if (late) c.late++
       // Already counted live in these logs by its first record of the interval: only its end changes that.
-      this.fold(flow.log0 as OpenFlowLog, record.flowId, ended, false, started, completed, dPacketsFwd, dBytesFwd, dPacketsRev, dBytesRev)
-      if (flow.log1 !== undefined) this.fold(flow.log1, record.flowId, ended, false, started, completed, dPacketsFwd, dBytesFwd, dPacketsRev, dBytesRev)
+      this.fold(flow.log0, record.flowId, ended, false, started, completed, dPacketsFwd, dBytesFwd, dPacketsRev, dBytesRev)
+      if (flow.log1 !== NO_LOG) this.fold(flow.log1, record.flowId, ended, false, started, completed, dPacketsFwd, dBytesFwd, dPacketsRev, dBytesRev)
       return
     }
     const reports = flow.reports
@@ -512,20 +471,20 @@ export class FlowLogAggregator {
       this.lastInterval = interval
     }
     let complete = true
-    flow.log0 = undefined
-    flow.log1 = undefined
+    flow.log0 = NO_LOG
+    flow.log1 = NO_LOG
     for (let r = 0; r < reports.length; r++) {
       const report = reports[r] as Report
-      let log = report.logStart === start ? report.log : undefined
+      let log = report.logStart === start ? report.log : NO_LOG
       let entry: KeyEntry | undefined
-      if (log === undefined) {
+      if (log === NO_LOG) {
         entry = this.entryOf(report)
         log = this.findLog(entry, interval)
       }
-      if (log === undefined) {
+      if (log === NO_LOG) {
         if (this.openFlowLogs >= this.maxOpenFlowLogs) { c.drops.flowLogOverflow++; complete = false; continue }
         const e = entry as KeyEntry
-        log = { report, src: report.reporter === 'Src', sourceLabels: report.shape.src.labels, destLabels: report.shape.dst.labels, packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0, connectionsStarted: 0, connectionsCompleted: 0, liveOne: undefined, liveMany: undefined }
+        log = this.logRows.open(report, report.reporter === 'Src', report.shape.src.labels, report.shape.dst.labels)
         interval.logs.push(log)
         this.placeLog(e, interval, log)
         this.openFlowLogs++
@@ -535,8 +494,7 @@ export class FlowLogAggregator {
         report.log = log
         report.logStart = start
         // generateName aggregation puts several pods under one name: keep the labels they share (as Felix does).
-        log.sourceLabels = intersectSorted(log.sourceLabels, report.shape.src.labels)
-        log.destLabels = intersectSorted(log.destLabels, report.shape.dst.labels)
+        this.logRows.intersectLabels(log, report.shape.src.labels, report.shape.dst.labels)
       }
       if (r === 0) flow.log0 = log
       else flow.log1 = log
@@ -546,19 +504,10 @@ export class FlowLogAggregator {
     flow.logStart = complete && reports.length <= 2 ? start : NaN
   }
 
-  /** Adds one record's share to a flow log. In/out are seen from the reporting end (the source sends forward). */
-  private fold (log: OpenFlowLog, flowId: number, ended: boolean, firstInLog: boolean, started: number, completed: number, dPacketsFwd: number, dBytesFwd: number, dPacketsRev: number, dBytesRev: number): void {
-    if (log.src) {
-      log.packetsOut += dPacketsFwd; log.bytesOut += dBytesFwd; log.packetsIn += dPacketsRev; log.bytesIn += dBytesRev
-      this.counters.reportedSrc++
-    } else {
-      log.packetsIn += dPacketsFwd; log.bytesIn += dBytesFwd; log.packetsOut += dPacketsRev; log.bytesOut += dBytesRev
-      this.counters.reportedDst++
-    }
-    log.connectionsStarted += started
-    log.connectionsCompleted += completed
-    if (ended) liveDelete(log, flowId)
-    else if (firstInLog) liveAdd(log, flowId)
+  /** Adds one record's share to a flow log (OpenFlowLogRows.fold), counted by reporting end. */
+  private fold (log: number, flowId: number, ended: boolean, firstInLog: boolean, started: number, completed: number, dPacketsFwd: number, dBytesFwd: number, dPacketsRev: number, dBytesRev: number): void {
+    if (this.logRows.fold(log, flowId, ended, firstInLog, started, completed, dPacketsFwd, dBytesFwd, dPacketsRev, dBytesRev)) this.counters.reportedSrc++
+    else this.counters.reportedDst++
   }
 
   private evaluateFlow (record: FlowRecord, flow: TrackedFlow): void {
@@ -635,7 +584,7 @@ export class FlowLogAggregator {
    * memoized numbers instead of the whole key serialized as JSON per flow.
    */
   private makeReport (reporter: Reporter, shape: FlowShape, enforced: readonly PolicyHit[], pending: readonly PolicyHit[]): Report {
-    const report: Report = { entry: undefined, epoch: -1, reporter, shape, enforced, pending, log: undefined, logStart: NaN }
+    const report: Report = { entry: undefined, epoch: -1, reporter, shape, enforced, pending, log: NO_LOG, logStart: NaN }
     this.entryOf(report)
     return report
   }
@@ -708,22 +657,7 @@ export class FlowLogAggregator {
       this.intervals.delete(start)
       if (start === this.lastStart) { this.lastStart = NaN; this.lastInterval = undefined }
       this.openFlowLogs -= interval.logs.length
-      for (const log of interval.logs) {
-        out.push({
-          key: this.keyOf(log.report),
-          startTime: start,
-          endTime: start + this.intervalSeconds,
-          sourceLabels: log.sourceLabels,
-          destLabels: log.destLabels,
-          packetsIn: log.packetsIn,
-          packetsOut: log.packetsOut,
-          bytesIn: log.bytesIn,
-          bytesOut: log.bytesOut,
-          connectionsStarted: log.connectionsStarted,
-          connectionsCompleted: log.connectionsCompleted,
-          connectionsLive: liveSize(log)
-        })
-      }
+      for (const row of interval.logs) out.push(this.logRows.close(row, this.keyOf(this.logRows.owner(row)), start, start + this.intervalSeconds))
     }
     this.counters.flowLogsEmitted += out.length
     // Key numbers of closed intervals' flow logs are dead weight: once they outnumber the open flow logs' keys
@@ -759,7 +693,7 @@ const ACTION_CODES: ReadonlyMap<string, number> = new Map(['Allow', 'Deny', 'Pas
 export interface KeyEntry {
   readonly id: number
   /** The open flow log of the interval starting at `logStart` (the one the key was last used in). */
-  log: OpenFlowLog | undefined
+  log: number
   logStart: number
 }
 
@@ -915,7 +849,7 @@ export class FlowKeyIds {
       const o = slot * KEY_WORDS
       const idPlusOne = slots[o + 7] as number
       if (idPlusOne === 0) {
-        const entry: KeyEntry = { id: this.entries.length, log: undefined, logStart: NaN }
+        const entry: KeyEntry = { id: this.entries.length, log: NO_LOG, logStart: NaN }
         slots[o] = s; slots[o + 1] = d; slots[o + 2] = service; slots[o + 3] = portEtc
         slots[o + 4] = protocol; slots[o + 5] = enforcedTrace; slots[o + 6] = pendingTrace; slots[o + 7] = entry.id + 1
         this.entries.push(entry)
