@@ -307,6 +307,29 @@ describe('flow-log aggregator', () => {
     for (const ip of ['8.8.8.8', '172.32.0.1', '11.0.0.1', '2606:4700::1111']) assert.equal(isPrivateAddress(parseIp(ip)!), false, ip)
   })
 
+  test('a flow log counts each of its flows live once, and a flow that ended uncounted', () => {
+    // Three flows of one key (web-* → redis-1:6379, reported by the source on node-a) in one interval, the slots
+    // of a flow table as the tap names them: A stays open, B ends, C is re-evaluated mid-interval (a policy set
+    // applied) and stays open — its second first-record in the same log must not count it twice.
+    const { aggregator, engine, resolver } = setup()
+    const base = { dstAddr: '10.0.2.2', kind: 'start' as const, endReason: 'none' as const, state: FLOW_STATE.TCP_SYN, lastSeenMs: T0 }
+    aggregator.add(record({ ...base, srcAddr: '10.0.1.1', flowId: 101, slot: 1 }))
+    aggregator.add(record({ ...base, srcAddr: '10.0.1.2', flowId: 102, slot: 2 }))
+    aggregator.add(record({ ...base, srcAddr: '10.0.1.1', srcPort: 40001, flowId: 103, slot: 3 }))
+    aggregator.add(record({ ...base, srcAddr: '10.0.1.1', flowId: 101, slot: 1, kind: 'update', packetsFwd: 7, lastSeenMs: T0 + 1000 }))
+    aggregator.add(record({ ...base, srcAddr: '10.0.1.2', flowId: 102, slot: 2, kind: 'end', endReason: 'tcpClosed', lastSeenMs: T0 + 2000 }))
+    aggregator.setPipeline(engine, resolver)
+    aggregator.add(record({ ...base, srcAddr: '10.0.1.1', srcPort: 40001, flowId: 103, slot: 3, kind: 'update', packetsFwd: 7, lastSeenMs: T0 + 3000 }))
+    // A ends in the next interval: counted live in the first (open at its close), not in the second.
+    aggregator.add(record({ ...base, srcAddr: '10.0.1.1', flowId: 101, slot: 1, kind: 'end', endReason: 'tcpClosed', packetsFwd: 9, lastSeenMs: T0 + 20_000 }))
+    const logs = aggregator.flushAll()
+    assert.equal(logs.length, 2)
+    const [first, second] = logs as [FlowLog, FlowLog]
+    assert.equal(first.key.sourceName, 'web-*')
+    assert.deepEqual([first.connectionsStarted, first.connectionsCompleted, first.connectionsLive], [3, 1, 2])
+    assert.deepEqual([second.startTime - first.startTime, second.connectionsStarted, second.connectionsCompleted, second.connectionsLive], [15, 0, 1, 0])
+  })
+
   test('host endpoints of this node report; ICMP and UDP keys; non-TCP connections start with the first record', () => {
     const { aggregator } = setup()
     aggregator.add(record({ srcAddr: '172.18.0.2', dstAddr: '8.8.8.8', protocol: 17, dstPort: 53, state: 0 }))

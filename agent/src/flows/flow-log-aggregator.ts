@@ -131,6 +131,13 @@ interface TrackedFlow {
   logStart: number
   log0: number
   log1: number
+  /**
+   * The logs that count this flow live (its first record there did not end it; its end will uncount it), valid
+   * while `liveStart` is their interval's start: a log counts its live flows, instead of holding their ids.
+   */
+  liveStart: number
+  liveLog0: number
+  liveLog1: number
 }
 
 /**
@@ -200,7 +207,7 @@ const MAX_SHAPES = 1 << 18
 const MIN_KEYS_BEFORE_RESET = 1 << 16
 
 function newTrackedFlow (): TrackedFlow {
-  return { flowId: -1, packetsFwd: 0, bytesFwd: 0, packetsRev: 0, bytesRev: 0, started: false, completed: false, touched: false, generation: -1, reports: NO_REPORTS, raw: undefined, sourcePort: 0, logStart: NaN, log0: NO_LOG, log1: NO_LOG }
+  return { flowId: -1, packetsFwd: 0, bytesFwd: 0, packetsRev: 0, bytesRev: 0, started: false, completed: false, touched: false, generation: -1, reports: NO_REPORTS, raw: undefined, sourcePort: 0, logStart: NaN, log0: NO_LOG, log1: NO_LOG, liveStart: NaN, liveLog0: NO_LOG, liveLog1: NO_LOG }
 }
 
 function resetTrackedFlow (flow: TrackedFlow, flowId: number): void {
@@ -219,6 +226,14 @@ function resetTrackedFlow (flow: TrackedFlow, flowId: number): void {
   flow.logStart = NaN
   flow.log0 = NO_LOG
   flow.log1 = NO_LOG
+  flow.liveStart = NaN
+  flow.liveLog0 = NO_LOG
+  flow.liveLog1 = NO_LOG
+}
+
+/** Whether `log` (of the interval starting at `start`) counts the flow live. */
+function countsLive (flow: TrackedFlow, start: number, log: number): boolean {
+  return flow.liveStart === start && (flow.liveLog0 === log || flow.liveLog1 === log)
 }
 
 /** The enforced or pending action at one end: its trace's deciding (last) hit; no trace = not evaluated = Allow. */
@@ -455,9 +470,13 @@ export class FlowLogAggregator {
     // (most records: one map lookup for the flow, then its two logs; its reports are not even read).
     if (flow.logStart === start) {
       if (late) c.late++
-      // Already counted live in these logs by its first record of the interval: only its end changes that.
-      this.fold(flow.log0, record.flowId, ended, false, started, completed, dPacketsFwd, dBytesFwd, dPacketsRev, dBytesRev)
-      if (flow.log1 !== NO_LOG) this.fold(flow.log1, record.flowId, ended, false, started, completed, dPacketsFwd, dBytesFwd, dPacketsRev, dBytesRev)
+      // Counted live in these logs by its first record of the interval (unless that ended it): only its end
+      // changes that.
+      const log0 = flow.log0
+      const log1 = flow.log1
+      this.fold(log0, ended && countsLive(flow, start, log0) ? -1 : 0, started, completed, dPacketsFwd, dBytesFwd, dPacketsRev, dBytesRev)
+      if (log1 !== NO_LOG) this.fold(log1, ended && countsLive(flow, start, log1) ? -1 : 0, started, completed, dPacketsFwd, dBytesFwd, dPacketsRev, dBytesRev)
+      if (ended) flow.liveStart = NaN
       return
     }
     const reports = flow.reports
@@ -498,15 +517,18 @@ export class FlowLogAggregator {
       }
       if (r === 0) flow.log0 = log
       else flow.log1 = log
-      this.fold(log, record.flowId, ended, true, started, completed, dPacketsFwd, dBytesFwd, dPacketsRev, dBytesRev)
+      const counted = countsLive(flow, start, log)
+      this.fold(log, ended ? (counted ? -1 : 0) : (counted ? 0 : 1), started, completed, dPacketsFwd, dBytesFwd, dPacketsRev, dBytesRev)
     }
+    if (ended) flow.liveStart = NaN
+    else { flow.liveStart = start; flow.liveLog0 = flow.log0; flow.liveLog1 = flow.log1 }
     // Only a flow whose every report has its log may take the shortcut (an overflow is counted per record).
     flow.logStart = complete && reports.length <= 2 ? start : NaN
   }
 
   /** Adds one record's share to a flow log (OpenFlowLogRows.fold), counted by reporting end. */
-  private fold (log: number, flowId: number, ended: boolean, firstInLog: boolean, started: number, completed: number, dPacketsFwd: number, dBytesFwd: number, dPacketsRev: number, dBytesRev: number): void {
-    if (this.logRows.fold(log, flowId, ended, firstInLog, started, completed, dPacketsFwd, dBytesFwd, dPacketsRev, dBytesRev)) this.counters.reportedSrc++
+  private fold (log: number, liveChange: number, started: number, completed: number, dPacketsFwd: number, dBytesFwd: number, dPacketsRev: number, dBytesRev: number): void {
+    if (this.logRows.fold(log, liveChange, started, completed, dPacketsFwd, dBytesFwd, dPacketsRev, dBytesRev)) this.counters.reportedSrc++
     else this.counters.reportedDst++
   }
 

@@ -4,7 +4,7 @@
 // A row is a number: the aggregator's references to a log (its key's entry, its report, its flows) are numbers.
 import type { FlowKey, FlowLog } from './flow-log.js'
 
-/** Doubles per row (64 bytes): the six counters, the live flow and the reporter. */
+/** Doubles per row (64 bytes): the six counters, the live flows and the reporter. */
 const ROW_WORDS = 8
 const PACKETS_IN = 0
 const PACKETS_OUT = 1
@@ -13,14 +13,12 @@ const BYTES_OUT = 3
 const STARTED = 4
 const COMPLETED = 5
 /**
- * Flows seen in the interval that had not ended by its close: most logs only ever hold one flow, kept here as its
- * id (flow ids are not negative); NO_FLOW, or MANY_FLOWS when a Set in `liveMany` holds them.
+ * Flows seen in the interval that had not ended by its close: counted up by a flow's first record in the log
+ * unless it ends the flow, down by the flow's end (the aggregator knows which flows a log counts).
  */
 const LIVE = 6
 /** 1 when the source end reports the log, else 0. */
 const SOURCE_REPORTS = 7
-const NO_FLOW = -1
-const MANY_FLOWS = -2
 const INITIAL_ROWS = 1024
 
 /** Rows of open flow logs; `Owner` is what the aggregator builds a log's key from when it is emitted. */
@@ -29,7 +27,6 @@ export class OpenFlowLogRows<Owner> {
   private readonly owners: Array<Owner | undefined> = []
   private readonly sourceLabels: Array<readonly string[]> = []
   private readonly destLabels: Array<readonly string[]> = []
-  private readonly liveMany = new Map<number, Set<number>>()
   /** Rows released, taken again first (so rows stay below the most logs open at once). */
   private readonly free: number[] = []
   private used = 0
@@ -55,7 +52,6 @@ export class OpenFlowLogRows<Owner> {
     const n = this.numbers
     const o = row * ROW_WORDS
     n.fill(0, o, o + ROW_WORDS)
-    n[o + LIVE] = NO_FLOW
     n[o + SOURCE_REPORTS] = sourceReports ? 1 : 0
     return row
   }
@@ -71,10 +67,11 @@ export class OpenFlowLogRows<Owner> {
   }
 
   /**
-   * Adds one record's share; in/out are seen from the reporting end (the source sends forward). `firstInLog`: the
-   * flow's first record in this log, which counts it live unless it ended. Returns whether the source reports.
+   * Adds one record's share; in/out are seen from the reporting end (the source sends forward). `liveChange`: +1
+   * for a flow's first record in the log that does not end it, -1 for the end of a flow the log counts, else 0.
+   * Returns whether the source reports.
    */
-  fold (row: number, flowId: number, ended: boolean, firstInLog: boolean, started: number, completed: number,
+  fold (row: number, liveChange: number, started: number, completed: number,
     packetsFwd: number, bytesFwd: number, packetsRev: number, bytesRev: number): boolean {
     const n = this.numbers
     const o = row * ROW_WORDS
@@ -90,24 +87,8 @@ export class OpenFlowLogRows<Owner> {
     n[o + BYTES_OUT] = (n[o + BYTES_OUT] as number) + outBytes
     n[o + STARTED] = (n[o + STARTED] as number) + started
     n[o + COMPLETED] = (n[o + COMPLETED] as number) + completed
-    if (ended) this.liveDelete(o, row, flowId)
-    else if (firstInLog) this.liveAdd(o, row, flowId)
+    n[o + LIVE] = (n[o + LIVE] as number) + liveChange
     return src
-  }
-
-  private liveAdd (o: number, row: number, flowId: number): void {
-    const n = this.numbers
-    const one = n[o + LIVE] as number
-    if (one === MANY_FLOWS) (this.liveMany.get(row) as Set<number>).add(flowId)
-    else if (one === NO_FLOW || one === flowId) n[o + LIVE] = flowId
-    else { this.liveMany.set(row, new Set([one, flowId])); n[o + LIVE] = MANY_FLOWS }
-  }
-
-  private liveDelete (o: number, row: number, flowId: number): void {
-    const n = this.numbers
-    const one = n[o + LIVE] as number
-    if (one === MANY_FLOWS) (this.liveMany.get(row) as Set<number>).delete(flowId)
-    else if (one === flowId) n[o + LIVE] = NO_FLOW
   }
 
   /** Keeps the labels the row's ends share with another pod under the same name (as Felix does). */
@@ -120,9 +101,6 @@ export class OpenFlowLogRows<Owner> {
   close (row: number, key: FlowKey, startTime: number, endTime: number): FlowLog {
     const n = this.numbers
     const o = row * ROW_WORDS
-    const one = n[o + LIVE] as number
-    let live = one === NO_FLOW ? 0 : 1
-    if (one === MANY_FLOWS) { live = (this.liveMany.get(row) as Set<number>).size; this.liveMany.delete(row) }
     const log: FlowLog = {
       key,
       startTime,
@@ -135,7 +113,7 @@ export class OpenFlowLogRows<Owner> {
       bytesOut: n[o + BYTES_OUT] as number,
       connectionsStarted: n[o + STARTED] as number,
       connectionsCompleted: n[o + COMPLETED] as number,
-      connectionsLive: live
+      connectionsLive: n[o + LIVE] as number
     }
     this.owners[row] = undefined
     this.free.push(row)
