@@ -612,8 +612,8 @@ describe('flow-key numbering', () => {
       const enforced = traces[pick(3)] as readonly PolicyHit[]
       const pending = traces[pick(3)] as readonly PolicyHit[]
       const service = pick(2)
-      return ids.entry(`web-${source}`, 'shop', 'WorkloadEndpoint', 'redis-0', 'db', 'WorkloadEndpoint', service === 0 ? '' : 'redis', service === 0 ? '' : 'db', '',
-        service === 0 ? 0 : 6379, port, proto === 0 ? 'tcp' : 'udp', reporter === 0 ? 'Src' : 'Dst', action === 0 ? 'Allow' : 'Deny', enforced, pending, undefined, undefined).id
+      return ids.id(`web-${source}`, 'shop', 'WorkloadEndpoint', 'redis-0', 'db', 'WorkloadEndpoint', service === 0 ? '' : 'redis', service === 0 ? '' : 'db', '',
+        service === 0 ? 0 : 6379, port, proto === 0 ? 'tcp' : 'udp', reporter === 0 ? 'Src' : 'Dst', action === 0 ? 'Allow' : 'Deny', enforced, pending, undefined, undefined)
     }
     const first = Array.from({ length: 288_000 }, (_, i) => numberOf(i))
     assert.equal(new Set(first).size, first.length, 'distinct keys, distinct numbers')

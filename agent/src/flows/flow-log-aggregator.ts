@@ -93,8 +93,8 @@ export interface AggregatorStats {
 
 /** One end's report of a flow shape: what its FlowKey is made of (the key object is built with the key's first log). */
 interface Report {
-  /** The key's entry (FlowKeyIds): equal entries ⇔ equal keys — in numbering `epoch`; renumbered on use after. */
-  entry: KeyEntry | undefined
+  /** The key's id (FlowKeyIds): equal ids ⇔ equal keys — in numbering `epoch`; renumbered on use after. */
+  keyId: number
   epoch: number
   readonly reporter: Reporter
   readonly shape: FlowShape
@@ -183,7 +183,7 @@ class FlowShape implements RawFlowShape {
 
 
 /**
- * The flow logs of one open interval. A log is found through its key's entry (KeyEntry.log), which holds the log
+ * The flow logs of one open interval. A log is found through its key's id (FlowKeyIds.keyLog), which holds the log
  * of the interval the key was last used in; a key used in a later interval too leaves its log here, in
  * `displaced` (only keys alive across an interval boundary: most keys never get there, so most logs cost no map).
  */
@@ -351,25 +351,28 @@ export class FlowLogAggregator {
     const open = [...this.intervals.values()].sort((a, b) => a.start - b.start)
     for (const interval of open) interval.displaced = undefined
     for (const interval of open) {
-      for (const row of interval.logs) this.placeLog(this.entryOf(this.logRows.owner(row)), interval, row)
+      for (const row of interval.logs) this.placeLog(this.keyIdOf(this.logRows.owner(row)), interval, row)
     }
   }
 
   /** The open flow log of a key in an interval, if it has one. */
-  private findLog (entry: KeyEntry, interval: OpenInterval): number {
-    if (entry.logStart === interval.start) return entry.log
-    return interval.displaced?.get(entry.id) ?? NO_LOG
+  private findLog (keyId: number, interval: OpenInterval): number {
+    const ids = this.keyIds
+    if (ids.keyLogStart[keyId] === interval.start) return ids.keyLog[keyId] as number
+    return interval.displaced?.get(keyId) ?? NO_LOG
   }
 
   /** Makes `log` the key's log of its entry; the log it held (another open interval's) stays findable there. */
-  private placeLog (entry: KeyEntry, interval: OpenInterval, log: number): void {
-    const held = entry.log
-    if (held !== NO_LOG && entry.logStart !== interval.start && entry.logStart >= this.closedBeforeSeconds) {
-      const other = this.intervals.get(entry.logStart)
-      if (other !== undefined) (other.displaced ??= new Map()).set(entry.id, held)
+  private placeLog (keyId: number, interval: OpenInterval, log: number): void {
+    const ids = this.keyIds
+    const held = ids.keyLog[keyId] as number
+    const heldStart = ids.keyLogStart[keyId] as number
+    if (held !== NO_LOG && heldStart !== interval.start && heldStart >= this.closedBeforeSeconds) {
+      const other = this.intervals.get(heldStart)
+      if (other !== undefined) (other.displaced ??= new Map()).set(keyId, held)
     }
-    entry.log = log
-    entry.logStart = interval.start
+    ids.keyLog[keyId] = log
+    ids.keyLogStart[keyId] = interval.start
   }
 
   /**
@@ -495,17 +498,16 @@ export class FlowLogAggregator {
     for (let r = 0; r < reports.length; r++) {
       const report = reports[r] as Report
       let log = report.logStart === start ? report.log : NO_LOG
-      let entry: KeyEntry | undefined
+      let keyId = -1
       if (log === NO_LOG) {
-        entry = this.entryOf(report)
-        log = this.findLog(entry, interval)
+        keyId = this.keyIdOf(report)
+        log = this.findLog(keyId, interval)
       }
       if (log === NO_LOG) {
         if (this.openFlowLogs >= this.maxOpenFlowLogs) { c.drops.flowLogOverflow++; complete = false; continue }
-        const e = entry as KeyEntry
         log = this.logRows.open(report, report.reporter === 'Src', report.shape.src.labels, report.shape.dst.labels)
         interval.logs.push(log)
-        this.placeLog(e, interval, log)
+        this.placeLog(keyId, interval, log)
         this.openFlowLogs++
         report.log = log
         report.logStart = start
@@ -606,20 +608,20 @@ export class FlowLogAggregator {
    * memoized numbers instead of the whole key serialized as JSON per flow.
    */
   private makeReport (reporter: Reporter, shape: FlowShape, enforced: readonly PolicyHit[], pending: readonly PolicyHit[]): Report {
-    const report: Report = { entry: undefined, epoch: -1, reporter, shape, enforced, pending, log: NO_LOG, logStart: NaN }
-    this.entryOf(report)
+    const report: Report = { keyId: -1, epoch: -1, reporter, shape, enforced, pending, log: NO_LOG, logStart: NaN }
+    this.keyIdOf(report)
     return report
   }
 
-  /** A report's key entry in the current numbering. */
-  private entryOf (report: Report): KeyEntry {
-    if (report.epoch === this.keyEpoch) return report.entry as KeyEntry
+  /** A report's key id in the current numbering. */
+  private keyIdOf (report: Report): number {
+    if (report.epoch === this.keyEpoch) return report.keyId
     const { src, dst, service } = report.shape
-    const entry = this.keyIds.entry(src.name, src.namespace, src.type, dst.name, dst.namespace, dst.type, service?.name ?? '', service?.namespace ?? '',
+    const keyId = this.keyIds.id(src.name, src.namespace, src.type, dst.name, dst.namespace, dst.type, service?.name ?? '', service?.namespace ?? '',
       service?.portName ?? '', service?.port ?? 0, report.shape.destPort, flowProtoName(report.shape.protocol), report.reporter, endAction(report.enforced), report.enforced, report.pending, src, dst)
-    report.entry = entry
+    report.keyId = keyId
     report.epoch = this.keyEpoch
-    return entry
+    return keyId
   }
 
   /** The FlowKey a report stands for (built per emitted flow log). */
@@ -711,13 +713,6 @@ type ContentLevel = Map<string | number, ContentLevel | number>
 const TRIGGER = '\u0000trigger'
 const ACTION_CODES: ReadonlyMap<string, number> = new Map(['Allow', 'Deny', 'Pass', 'Log'].map((a, i) => [a, i]))
 
-/** A flow key FlowKeyIds numbered, with what the aggregator keeps per key (FlowKeyIds only numbers). */
-export interface KeyEntry {
-  readonly id: number
-  /** The open flow log of the interval starting at `logStart` (the one the key was last used in). */
-  log: number
-  logStart: number
-}
 
 const PROTOCOL_NUMBERS: ReadonlyMap<string, number> = new Map([6, 17, 132, 1, 58].map(p => [flowProtoName(p), p]))
 
@@ -760,11 +755,18 @@ export class FlowKeyIds {
    * Whole keys (their own table: they grow with the traffic, the contents with the inventory and policies): an
    * open-addressing hash table in one typed array, KEY_WORDS words per slot — the key's seven numbers and its id
    * + 1 (0: an empty slot) — so a lookup reads one cache line instead of a map's bucket, entry and entry object.
-   * Building a text of the key per new flow shape and hashing it was most of the cost of numbering it. A key's
-   * entry is `entries[id]` (key ids run from 0, restarted by forgetKeys).
+   * Building a text of the key per new flow shape and hashing it was most of the cost of numbering it. Key ids
+   * run from 0, restarted by forgetKeys.
    */
   private slots = new Int32Array(KEY_WORDS * MIN_KEY_SLOTS)
-  private entries: KeyEntry[] = []
+  private keys = 0
+  /**
+   * What the aggregator keeps per key, by id: the open flow log (row) of the interval starting at
+   * `keyLogStart[id]`, the interval the key was last used in (-1 and NaN for a new key). Typed arrays, not an
+   * object per key: nothing per key for the young generation to copy, and a lookup reads 12 bytes.
+   */
+  keyLog = new Int32Array(MIN_KEY_SLOTS)
+  keyLogStart = new Float64Array(MIN_KEY_SLOTS)
 
   /** `hashBits` below 30 only in tests, to make key hashes collide. */
   constructor (hashBits = 30) {
@@ -777,7 +779,7 @@ export class FlowKeyIds {
   get size (): number { return this.byText.size + this.traceNodes + this.hitNodes }
 
   /** Distinct keys numbered so far. */
-  get keyCount (): number { return this.entries.length }
+  get keyCount (): number { return this.keys }
 
   /**
    * Forgets the keys, keeping the numbers of the ends, hits and traces they are made of — and the key table's
@@ -786,7 +788,7 @@ export class FlowKeyIds {
    */
   forgetKeys (): void {
     this.slots.fill(0)
-    this.entries = []
+    this.keys = 0
   }
 
   private number (text: string): number {
@@ -849,12 +851,12 @@ export class FlowKeyIds {
   }
 
   /**
-   * The entry of the key made of these fields (equal entries, equal ids ⇔ equal keys); `src`/`dst` are the flow
-   * ends they come from, when known (memo only).
+   * The id of the key made of these fields (equal ids ⇔ equal keys); `src`/`dst` are the flow ends they come
+   * from, when known (memo only).
    */
-  entry (sourceName: string, sourceNamespace: string, sourceType: string, destName: string, destNamespace: string, destType: string,
+  id (sourceName: string, sourceNamespace: string, sourceType: string, destName: string, destNamespace: string, destType: string,
     serviceName: string, serviceNamespace: string, servicePortName: string, servicePort: number, destPort: number, proto: string,
-    reporter: Reporter, action: string, enforced: readonly PolicyHit[], pending: readonly PolicyHit[], src: FlowEnd | undefined, dst: FlowEnd | undefined): KeyEntry {
+    reporter: Reporter, action: string, enforced: readonly PolicyHit[], pending: readonly PolicyHit[], src: FlowEnd | undefined, dst: FlowEnd | undefined): number {
     const s = this.endNumber(sourceName, sourceNamespace, sourceType, src)
     const d = this.endNumber(destName, destNamespace, destType, dst)
     const service = serviceName === '' && serviceNamespace === '' && servicePortName === '' && servicePort === 0
@@ -871,22 +873,33 @@ export class FlowKeyIds {
       const o = slot * KEY_WORDS
       const idPlusOne = slots[o + 7] as number
       if (idPlusOne === 0) {
-        const entry: KeyEntry = { id: this.entries.length, log: NO_LOG, logStart: NaN }
+        const id = this.keys++
         slots[o] = s; slots[o + 1] = d; slots[o + 2] = service; slots[o + 3] = portEtc
-        slots[o + 4] = protocol; slots[o + 5] = enforcedTrace; slots[o + 6] = pendingTrace; slots[o + 7] = entry.id + 1
-        this.entries.push(entry)
+        slots[o + 4] = protocol; slots[o + 5] = enforcedTrace; slots[o + 6] = pendingTrace; slots[o + 7] = id + 1
+        if (id >= this.keyLog.length) this.growKeyState()
+        this.keyLog[id] = NO_LOG
+        this.keyLogStart[id] = NaN
         // At most half full: probe sequences stay short.
-        if (this.entries.length * 2 > mask + 1) this.growKeys()
-        return entry
+        if (this.keys * 2 > mask + 1) this.growKeys()
+        return id
       }
       if (slots[o] === s && slots[o + 1] === d && slots[o + 2] === service && slots[o + 3] === portEtc &&
-        slots[o + 4] === protocol && slots[o + 5] === enforcedTrace && slots[o + 6] === pendingTrace) return this.entries[idPlusOne - 1] as KeyEntry
+        slots[o + 4] === protocol && slots[o + 5] === enforcedTrace && slots[o + 6] === pendingTrace) return idPlusOne - 1
     }
   }
 
   /** Where a key's probe starts (hashes cut to `hashBits` still spread over the table: collisions, not one cluster). */
   private startSlot (hash: number, mask: number): number {
     return (Math.imul(hash & this.hashMask, 0x9e3779b1) >>> 0) & mask
+  }
+
+  private growKeyState (): void {
+    const log = new Int32Array(this.keyLog.length * 2)
+    log.set(this.keyLog)
+    this.keyLog = log
+    const start = new Float64Array(this.keyLogStart.length * 2)
+    start.set(this.keyLogStart)
+    this.keyLogStart = start
   }
 
   /** Doubles the key table, re-placing every key by its numbers. */
