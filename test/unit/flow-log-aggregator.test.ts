@@ -434,6 +434,21 @@ describe('flow-log aggregator', () => {
     assert.equal(aggregator.stats().drops.flowLogOverflow, 1)
   })
 
+  test('closing intervals hands a sink every flow log in chunks, oldest interval first, and returns none', () => {
+    // 5,000 keys (one per destination port) in one interval and one in the next: more than one chunk.
+    const { aggregator } = setup()
+    for (let port = 1; port <= 5000; port++) aggregator.add(record({ srcAddr: '10.0.1.1', dstAddr: '10.0.2.2', dstPort: port }))
+    aggregator.add(record({ srcAddr: '10.0.1.1', dstAddr: '10.0.2.2', dstPort: 6379, lastSeenMs: T0 + 15_000 }))
+    const chunks: Array<readonly FlowLog[]> = []
+    assert.deepEqual(aggregator.flushAll(logs => { chunks.push(logs) }), [])
+    assert.ok(chunks.length >= 2, `${chunks.length} chunks`)
+    const logs = chunks.flat()
+    assert.equal(logs.length, 5001)
+    assert.equal(new Set(logs.slice(0, 5000).map(l => l.key.destPort)).size, 5000)
+    assert.deepEqual(logs.map(l => l.startTime).filter((t, i, all) => t !== all[i - 1]), [T0_INTERVAL, T0_INTERVAL + 15])
+    assert.equal(aggregator.stats().flowLogsEmitted, 5001)
+  })
+
   test('a new pipeline (policy reload) re-evaluates flows on their next record', () => {
     const s = setup()
     const flowId = 777

@@ -2,8 +2,7 @@
 // replay` share. Owns the policy engine, the resolver and the aggregator, applies policy sets atomically, and
 // runs a TapSource to its end, handing out flow logs as intervals close.
 import { FlowEndpointResolver } from '../endpoints/flow-endpoint-resolver.js'
-import { FlowLogAggregator } from '../flows/flow-log-aggregator.js'
-import type { FlowLog } from '../flows/flow-log.js'
+import { FlowLogAggregator, type FlowLogSink } from '../flows/flow-log-aggregator.js'
 import { PolicyEngine, type StagedMode } from '../policy/policy-engine.js'
 import { emptyRecord } from '../tap/record-layout.js'
 import type { TapSource } from '../tap/tap-source.js'
@@ -27,8 +26,8 @@ export type PipelineClock = 'wall' | 'event'
 
 export interface RunOptions {
   clock: PipelineClock
-  /** Receives flow logs as their intervals close, and everything left when the source ends. */
-  sink: (logs: readonly FlowLog[]) => void
+  /** Receives flow logs as their intervals close, and everything left when the source ends (in chunks). */
+  sink: FlowLogSink
   /** How often closed intervals are emitted (ms). */
   tickMs?: number
   /** After each batch (progress display). */
@@ -89,15 +88,14 @@ export class FlowPipeline {
   /** Records processed so far. */
   get records (): number { return this.recordsSeen }
 
-  /** Flow logs of the intervals that have closed by the chosen clock. */
-  closeReady (clock: PipelineClock, nowMs = Date.now()): FlowLog[] {
-    if (clock === 'wall') return this.aggregator.closeBefore(nowMs)
-    if (this.newestRecordMs === 0) return []
-    return this.aggregator.closeBefore(this.newestRecordMs - this.aggregator.intervalSeconds * 1000)
+  /** Hands `sink` the flow logs of the intervals that have closed by the chosen clock, in chunks. */
+  closeReady (clock: PipelineClock, sink: FlowLogSink, nowMs = Date.now()): void {
+    if (clock === 'wall') this.aggregator.closeBefore(nowMs, sink)
+    else if (this.newestRecordMs !== 0) this.aggregator.closeBefore(this.newestRecordMs - this.aggregator.intervalSeconds * 1000, sink)
   }
 
-  /** Every open interval's flow logs. */
-  flushAll (): FlowLog[] { return this.aggregator.flushAll() }
+  /** Hands `sink` every open interval's flow logs, in chunks. */
+  flushAll (sink: FlowLogSink): void { this.aggregator.flushAll(sink) }
 
   /** Runs `source` until it ends or is closed (then flushes everything). Rejects with the source's error. */
   async run (source: TapSource, options: RunOptions): Promise<void> {
@@ -105,8 +103,7 @@ export class FlowPipeline {
     let lastCloseMs = Date.now()
     const close = (nowMs: number): void => {
       lastCloseMs = nowMs
-      const logs = this.closeReady(options.clock, nowMs)
-      if (logs.length > 0) options.sink(logs)
+      this.closeReady(options.clock, options.sink, nowMs)
     }
     const tick = setInterval(() => { close(Date.now()) }, tickMs)
     let shiftMs: number | undefined = options.captureClock === 'now' ? undefined : 0
@@ -134,8 +131,7 @@ export class FlowPipeline {
       }
     } finally {
       clearInterval(tick)
-      const logs = this.flushAll()
-      if (logs.length > 0) options.sink(logs)
+      this.flushAll(options.sink)
       // The source's flow ids and slots mean nothing to the next source run through this pipeline.
       this.aggregator.forgetFlows()
     }

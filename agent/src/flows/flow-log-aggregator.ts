@@ -46,6 +46,9 @@ export interface FlowLogAggregatorOptions {
   recentFlows?: number
 }
 
+/** Receives emitted flow logs (FlowLogAggregator.closeBefore/flushAll), chunk by chunk. */
+export type FlowLogSink = (logs: readonly FlowLog[]) => void
+
 /** Why records (or parts of them) were not folded into a flow log. */
 export interface AggregatorDrops {
   /** Neither end is an endpoint of this node. */
@@ -201,6 +204,8 @@ const NO_LOG = -1
 const MAX_KEY_ID_CONTENTS = 1 << 20
 /** FlowEnd indexes FlowKeyIds memoizes end numbers for (a resolver's indexes stay below its cache bound). */
 const MAX_END_INDEX = 1 << 20
+/** Flow logs per sink call when intervals close. */
+const EMIT_CHUNK = 4096
 /** Bound of the flow-shape table (entries). */
 const MAX_SHAPES = 1 << 18
 /** Key numbers kept across interval closes regardless of how few flow logs are open. */
@@ -649,10 +654,10 @@ export class FlowLogAggregator {
   }
 
   /** Emits (and forgets) every interval that ends at or before `ms` (Unix milliseconds), oldest first. */
-  closeBefore (ms: number): FlowLog[] {
+  closeBefore (ms: number, sink?: FlowLogSink): FlowLog[] {
     const limit = Math.floor(ms / 1000 / this.intervalSeconds) * this.intervalSeconds
     if (limit > this.closedBeforeSeconds) this.closedBeforeSeconds = limit
-    return this.emit(start => start + this.intervalSeconds <= limit)
+    return this.emit(start => start + this.intervalSeconds <= limit, sink)
   }
 
   /**
@@ -666,24 +671,36 @@ export class FlowLogAggregator {
   }
 
   /** Emits every open interval (shutdown, end of a capture). Later records go to the interval after them. */
-  flushAll (): FlowLog[] {
+  flushAll (sink?: FlowLogSink): FlowLog[] {
     let last = this.closedBeforeSeconds
     for (const start of this.intervals.keys()) last = Math.max(last, start + this.intervalSeconds)
     this.closedBeforeSeconds = last
-    return this.emit(() => true)
+    return this.emit(() => true, sink)
   }
 
-  private emit (closes: (start: number) => boolean): FlowLog[] {
+  /**
+   * The closing intervals' flow logs, oldest interval first: returned, or — given a sink — handed to it in chunks
+   * of EMIT_CHUNK (and none returned). An interval holds hundreds of thousands of logs on a busy node: built all
+   * into one array they outlive the young generation together (a third of all allocation is these objects), where
+   * a sink that does not keep them lets each chunk die young.
+   */
+  private emit (closes: (start: number) => boolean, sink: FlowLogSink | undefined): FlowLog[] {
     const starts = [...this.intervals.keys()].filter(closes).sort((a, b) => a - b)
-    const out: FlowLog[] = []
+    let out: FlowLog[] = []
+    let emitted = 0
     for (const start of starts) {
       const interval = this.intervals.get(start) as OpenInterval
       this.intervals.delete(start)
       if (start === this.lastStart) { this.lastStart = NaN; this.lastInterval = undefined }
       this.openFlowLogs -= interval.logs.length
-      for (const row of interval.logs) out.push(this.logRows.close(row, this.keyOf(this.logRows.owner(row)), start, start + this.intervalSeconds))
+      for (const row of interval.logs) {
+        out.push(this.logRows.close(row, this.keyOf(this.logRows.owner(row)), start, start + this.intervalSeconds))
+        if (sink !== undefined && out.length === EMIT_CHUNK) { emitted += out.length; sink(out); out = [] }
+      }
     }
-    this.counters.flowLogsEmitted += out.length
+    emitted += out.length
+    if (sink !== undefined && out.length > 0) { sink(out); out = [] }
+    this.counters.flowLogsEmitted += emitted
     // Key numbers of closed intervals' flow logs are dead weight: once they outnumber the open flow logs' keys
     // well, start the numbering afresh (the open logs are re-keyed, flows re-evaluated on their next record).
     // (The ends, hits and traces they are made of stay numbered: renumbering the keys then costs a lookup each.)
