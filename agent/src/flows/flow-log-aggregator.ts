@@ -103,6 +103,8 @@ interface Report {
   readonly shape: FlowShape
   readonly enforced: readonly PolicyHit[]
   readonly pending: readonly PolicyHit[]
+  /** The reporting end's enforced action (endAction of `enforced`, read once: hits come in several shapes). */
+  readonly action: 'Allow' | 'Deny'
   /**
    * The open flow log this report last folded into and its interval's start: the next record of the flow in
    * the same interval goes straight there instead of looking the (long) id up. Valid while `logStart` is that
@@ -613,7 +615,7 @@ export class FlowLogAggregator {
    * memoized numbers instead of the whole key serialized as JSON per flow.
    */
   private makeReport (reporter: Reporter, shape: FlowShape, enforced: readonly PolicyHit[], pending: readonly PolicyHit[]): Report {
-    const report: Report = { keyId: -1, epoch: -1, reporter, shape, enforced, pending, log: NO_LOG, logStart: NaN }
+    const report: Report = { keyId: -1, epoch: -1, reporter, shape, enforced, pending, action: endAction(enforced), log: NO_LOG, logStart: NaN }
     this.keyIdOf(report)
     return report
   }
@@ -623,7 +625,7 @@ export class FlowLogAggregator {
     if (report.epoch === this.keyEpoch) return report.keyId
     const { src, dst, service } = report.shape
     const keyId = this.keyIds.id(src.name, src.namespace, src.type, dst.name, dst.namespace, dst.type, service?.name ?? '', service?.namespace ?? '',
-      service?.portName ?? '', service?.port ?? 0, report.shape.destPort, flowProtoName(report.shape.protocol), report.reporter, endAction(report.enforced), report.enforced, report.pending, src, dst)
+      service?.portName ?? '', service?.port ?? 0, report.shape.destPort, flowProtoName(report.shape.protocol), report.reporter, report.action, report.enforced, report.pending, src, dst)
     report.keyId = keyId
     report.epoch = this.keyEpoch
     return keyId
@@ -648,7 +650,7 @@ export class FlowLogAggregator {
       destServicePort: service?.port ?? 0,
       proto: flowProtoName(protocol),
       reporter: report.reporter,
-      action: endAction(report.enforced),
+      action: report.action,
       policies: { enforced: report.enforced, pending: report.pending }
     }
   }

@@ -132,6 +132,11 @@ export class EndVerdictCache {
    * thousand arrays, not one per entry. Emptied with the entries.
    */
   private canonical = new Map<string, EndpointVerdict>()
+  /**
+   * One entry object per distinct (verdict, unobservable fields) too: the tables' values are then a few thousand
+   * objects that stay in the CPU's cache, not one per entry (reading a cold one cost a cache miss per lookup).
+   */
+  private canonicalEntries = new Map<string, CachedEnd>()
   /** The key of the last `get` (numeric or text), for `store`. */
   private lastEnds = -1
   private lastFields = -1
@@ -189,6 +194,7 @@ export class EndVerdictCache {
     this.size = 0
     this.entitySlots = 0
     this.canonical = new Map()
+    this.canonicalEntries = new Map()
     this.generation++
   }
 
@@ -289,7 +295,12 @@ export class EndVerdictCache {
     const text = verdictText(computed)
     let verdict = this.canonical.get(text)
     if (verdict === undefined) { verdict = computed; this.canonical.set(text, verdict) }
-    const entry: CachedEnd = { verdict, unobservable: unobservable.length === 0 ? NONE : unobservable }
+    const entryText = unobservable.length === 0 ? text : `${text}\u0003${unobservable.join('\u0001')}`
+    let entry = this.canonicalEntries.get(entryText)
+    if (entry === undefined) {
+      entry = { verdict, unobservable: unobservable.length === 0 ? NONE : unobservable }
+      this.canonicalEntries.set(entryText, entry)
+    }
     if (this.lastEnds >= 0) plan.entries.set(this.lastEnds, this.lastFields, 0, entry)
     else plan.textEntries.set(this.lastText as string, entry)
     this.counters.entries++
