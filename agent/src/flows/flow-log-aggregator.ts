@@ -11,8 +11,11 @@
 //    (node, key, start_time), so a record that belongs to an interval already closed is folded into the oldest
 //    open interval instead (counted as `late`).
 //  - The hot path never throws and never allocates a key per record: keys are numbered once per flow and policy
-//    generation (the FlowKey object is built when a flow log is emitted), and a new flow whose ends (addresses), protocol and port equal an earlier flow's takes that flow's
-//    verdicts, reports and raw-flow shape as they are, without asking the policy engine (the flow-shape cache).
+//    generation (the FlowKey object is built when a flow log is emitted), and a new flow whose ends (addresses),
+//    protocol and port equal an earlier flow's takes that flow's verdicts, reports and raw-flow shape as they are,
+//    without asking the policy engine (the flow-shape cache).
+//  - Open flow logs are rows of typed arrays (OpenFlowLogRows) and what is kept per key is typed arrays by key id:
+//    nothing per open log or key for the young-generation collector to copy.
 //  - Bounded: last-seen counters by maxTrackedFlows (second-chance eviction, counted), open flow logs by
 //    maxOpenFlowLogs (overflow counted), the recent ring by its capacity.
 import assert from 'node:assert'
@@ -94,7 +97,7 @@ export interface AggregatorStats {
   drops: AggregatorDrops
 }
 
-/** One end's report of a flow shape: what its FlowKey is made of (the key object is built with the key's first log). */
+/** One end's report of a flow shape: what its FlowKey is made of (the key object is built when a log is emitted). */
 interface Report {
   /** The key's id (FlowKeyIds): equal ids ⇔ equal keys — in numbering `epoch`; renumbered on use after. */
   keyId: number
@@ -354,7 +357,7 @@ export class FlowLogAggregator {
     this.counters.keyNumberResets++
     this.lastStart = NaN
     this.lastInterval = undefined
-    // Oldest first: a key open in several intervals ends with its newest log in its entry, the others displaced.
+    // Oldest first: a key open in several intervals ends with its newest log as its keyLog, the others displaced.
     const open = [...this.intervals.values()].sort((a, b) => a.start - b.start)
     for (const interval of open) interval.displaced = undefined
     for (const interval of open) {
@@ -369,7 +372,7 @@ export class FlowLogAggregator {
     return interval.displaced?.get(keyId) ?? NO_LOG
   }
 
-  /** Makes `log` the key's log of its entry; the log it held (another open interval's) stays findable there. */
+  /** Makes `log` the key's log (keyLog); the log it held (another open interval's) stays findable there. */
   private placeLog (keyId: number, interval: OpenInterval, log: number): void {
     const ids = this.keyIds
     const held = ids.keyLog[keyId] as number
@@ -655,7 +658,10 @@ export class FlowLogAggregator {
     }
   }
 
-  /** Emits (and forgets) every interval that ends at or before `ms` (Unix milliseconds), oldest first. */
+  /**
+   * Emits (and forgets) every interval that ends at or before `ms` (Unix milliseconds), oldest first: returned, or
+   * handed to `sink` in chunks (see emit).
+   */
   closeBefore (ms: number, sink?: FlowLogSink): FlowLog[] {
     const limit = Math.floor(ms / 1000 / this.intervalSeconds) * this.intervalSeconds
     if (limit > this.closedBeforeSeconds) this.closedBeforeSeconds = limit
@@ -672,7 +678,10 @@ export class FlowLogAggregator {
     this.slottedFlows = 0
   }
 
-  /** Emits every open interval (shutdown, end of a capture). Later records go to the interval after them. */
+  /**
+   * Emits every open interval (shutdown, end of a capture), returned or handed to `sink` in chunks. Later records
+   * go to the interval after them.
+   */
   flushAll (sink?: FlowLogSink): FlowLog[] {
     let last = this.closedBeforeSeconds
     for (const start of this.intervals.keys()) last = Math.max(last, start + this.intervalSeconds)
@@ -731,7 +740,6 @@ type ContentLevel = Map<string | number, ContentLevel | number>
 /** Marks the trigger branch of the hit maps (no policy name contains it). */
 const TRIGGER = '\u0000trigger'
 const ACTION_CODES: ReadonlyMap<string, number> = new Map(['Allow', 'Deny', 'Pass', 'Log'].map((a, i) => [a, i]))
-
 
 const PROTOCOL_NUMBERS: ReadonlyMap<string, number> = new Map([6, 17, 132, 1, 58].map(p => [flowProtoName(p), p]))
 
