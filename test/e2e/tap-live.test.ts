@@ -10,6 +10,8 @@ import { after, before, describe, test } from 'node:test'
 
 import type { FlowRecord } from '../../agent/src/flows/flow-record.js'
 import { connectionCompleted, connectionStarted } from '../../agent/src/flows/flow-record.js'
+import { tapSourceOptions } from '../../agent/src/agent/tap-options.js'
+import { loadAgentConfig } from '../../agent/src/config/agent-config.js'
 import { openTapSource } from '../../agent/src/tap/native-tap-source.js'
 import type { TapSource, TapStats } from '../../agent/src/tap/tap-source.js'
 import type { TapSourceOptions } from '../../agent/src/tap/tap-source-spec.js'
@@ -136,6 +138,24 @@ describe('privileged: live capture on a bridged veth pair', () => {
     assert.ok(finals.length >= 1)
     assert.ok(finals.every(r => r.protocol === 1), `only ICMP flows, got ${finals.map(r => r.protocol).join(',')}`)
     assert.throws(() => openTapSource(`pcap:${net.hostA}`, { filter: 'port port' }), { code: 'ERR_TAP_FILTER' })
+  })
+
+  test('privileged: the agent\'s sourceFilter and flow-table settings reach its capture', async () => {
+    const config = await loadAgentConfig({ flags: { source: `pcap:${net.hostA}`, filenames: ['cluster.yaml'], sourceFilter: 'icmp', flowIdleTimeoutSeconds: '1' } })
+    const cap = new Capture(openTapSource(config.source, tapSourceOptions(config)))
+    const server = await startServer(net.nsB, udpEchoServer(7150, false))
+    try {
+      runClient(net.nsA, udpClient(net.addrB4, 7150, 41150, 3, 10, false))
+      net.exec(net.nsA, 'ping', ['-c', '2', '-i', '0.05', net.addrB4])
+    } finally {
+      await stopServer(server)
+    }
+    // Idle for well over the configured second (the default is a minute): the flow ends as idle, not at close.
+    await new Promise(resolve => setTimeout(resolve, 3000))
+    const { finals } = await cap.stop()
+    assert.ok(finals.length >= 1)
+    assert.ok(finals.every(r => r.protocol === 1), `only ICMP flows, got ${finals.map(r => r.protocol).join(',')}`)
+    assert.deepEqual([...new Set(finals.map(r => r.endReason))], ['idle'])
   })
 
   test('privileged: the any device reports each packet with its interface index (SLL2)', async () => {

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { CONFIG_FIELDS, envName, loadAgentConfig, redactConfig } from '../../agent/src/config/agent-config.js'
 import { ConfigInvalidError } from '../../agent/src/errors.js'
+import { tapSourceOptions } from '../../agent/src/agent/tap-options.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'shadowflow-config-'))
 function file (name: string, text: string): string {
@@ -38,6 +39,23 @@ describe('agent config', () => {
     assert.deepEqual(config.filenames, ['cluster.yaml'])
     assert.ok(Object.isFrozen(config))
     assert.throws(() => { (config as { intervalSeconds: number }).intervalSeconds = 30 }, TypeError)
+  })
+
+  test('tap settings: each source kind gets the options it takes; a capture filter needs a pcap: source', async () => {
+    const defaults = await loadAgentConfig({ flags: { ...REQUIRED } })
+    assert.deepEqual([defaults.sourceFilter, defaults.flowIdleTimeoutSeconds, defaults.flowActiveTimeoutSeconds, defaults.flowTableSize], ['', 60, 15, 262144])
+    assert.deepEqual(tapSourceOptions(defaults), {}, 'synthetic sources have no flow table')
+    const pcap = await loadAgentConfig({
+      flags: { ...REQUIRED, source: 'pcap:cali*', flowIdleTimeoutSeconds: '5' },
+      env: { SHADOWFLOW_SOURCE_FILTER: 'tcp port 443', SHADOWFLOW_FLOW_TABLE_SIZE: '1000', SHADOWFLOW_FLOW_ACTIVE_TIMEOUT_SECONDS: '0' }
+    })
+    assert.deepEqual(tapSourceOptions(pcap), { idleTimeoutMs: 5000, activeTimeoutMs: 0, maxFlows: 1000, filter: 'tcp port 443' })
+    const ebpf = await loadAgentConfig({ flags: { ...REQUIRED, source: 'ebpf:cali*', sourceFallback: 'pcap' } })
+    assert.deepEqual(tapSourceOptions(ebpf), { idleTimeoutMs: 60_000, activeTimeoutMs: 15_000, maxFlows: 262144, fallback: 'pcap', attach: 'auto' })
+    const file = await loadAgentConfig({ flags: { ...REQUIRED, source: 'pcap-file:x.pcap' } })
+    assert.equal('filter' in tapSourceOptions(file), false)
+    assert.match(await problems({ flags: { ...REQUIRED, source: 'ebpf:cali*', sourceFilter: 'icmp' } }), /sourceFilter: only pcap: sources take a capture filter, not 'ebpf:cali\*'/)
+    assert.match(await problems({ flags: { ...REQUIRED, flowIdleTimeoutSeconds: '0' } }), /--flow-idle-timeout/)
   })
 
   test('flags override env, env overrides the file, the file overrides defaults', async () => {

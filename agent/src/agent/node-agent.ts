@@ -22,6 +22,7 @@ import type { Logger } from '../telemetry/logger.js'
 import { DebugServer, type ReadinessCheck } from './debug-server.js'
 import { FlowExporter } from './flow-exporter.js'
 import { FlowPipeline, type PipelineClock } from './flow-pipeline.js'
+import { tapSourceOptions } from './tap-options.js'
 import { nodeQueryService } from './node-query-service.js'
 import { PolicySource, type PolicySet } from './policy-source.js'
 import { KubernetesPolicySource } from '../k8s/kubernetes-policy-source.js'
@@ -170,8 +171,7 @@ export class NodeAgent {
       this.exporter.start()
     }
 
-    // Only the eBPF source takes a fallback (options that do not apply to a source kind are rejected).
-    const sourceOptions = parseTapSourceSpec(config.source).kind === 'ebpf' ? { fallback: config.sourceFallback, attach: config.sourceAttach } : {}
+    const sourceOptions = tapSourceOptions(config)
     const open = this.deps.openSource ?? ((description: string) => openTapSource(description, sourceOptions))
     this.source = open(config.source)
     const fallback = this.source.fallbackReason

@@ -23,6 +23,10 @@ export interface AgentConfig {
   readonly captureClock: 'capture' | 'now'
   readonly sourceFallback: 'none' | 'pcap'
   readonly sourceAttach: 'auto' | 'tcx' | 'clsact'
+  readonly sourceFilter: string
+  readonly flowIdleTimeoutSeconds: number
+  readonly flowActiveTimeoutSeconds: number
+  readonly flowTableSize: number
   readonly aggregator: string
   readonly queryListen: string
   readonly queryAdvertise: string
@@ -91,6 +95,10 @@ export const CONFIG_FIELDS: readonly ConfigField[] = Object.freeze([
   { key: 'stagedMode', flag: 'staged-mode', kind: { type: 'enum', values: ['calico', 'replace'] }, default: () => 'calico', help: 'calico: staged policies are added to the pending set; replace: Set replaces and Delete removes the enforced policy' },
   { key: 'sourceFallback', flag: 'source-fallback', kind: { type: 'enum', values: ['none', 'pcap'] }, default: () => 'none', help: 'ebpf: only: pcap falls back to libpcap capture on the same interfaces when the kernel or the privileges refuse eBPF (the reason is logged); none fails' },
   { key: 'sourceAttach', flag: 'source-attach', kind: { type: 'enum', values: ['auto', 'tcx', 'clsact'] }, default: () => 'auto', help: 'ebpf: only: how the program is attached: tcx links (Linux 6.6+), clsact filters, or auto (tcx when the kernel has it, else clsact)' },
+  { key: 'sourceFilter', flag: 'source-filter', kind: { type: 'string' }, default: () => '', help: 'pcap: only: BPF capture filter in tcpdump syntax (empty: every packet)' },
+  { key: 'flowIdleTimeoutSeconds', flag: 'flow-idle-timeout', kind: { type: 'int', min: 1, max: 86400 }, default: () => 60, help: 'tap flow table (pcap, pcap-file, ebpf): a flow without packets this long has ended' },
+  { key: 'flowActiveTimeoutSeconds', flag: 'flow-active-timeout', kind: { type: 'int', min: 0, max: 86400 }, default: () => 15, help: 'tap flow table: a long-lived flow reports its counters this often (0: only when it ends)' },
+  { key: 'flowTableSize', flag: 'flow-table-size', kind: { type: 'int', min: 1, max: 1 << 26 }, default: () => 262144, help: 'tap flow table: bound on flows tracked at once; the least recently used one is evicted (counted)' },
   { key: 'captureClock', flag: 'capture-clock', kind: { type: 'enum', values: ['capture', 'now'] }, default: () => 'capture', help: 'pcap-file: capture keeps the capture\'s timestamps as the flow clock; now shifts them so the first packet happens now' },
   { key: 'localEndpoints', flag: 'local-endpoints', kind: { type: 'enum', values: ['node', 'all'] }, default: () => 'node', help: 'node: report flows of this node\'s endpoints; all: treat every endpoint as local (replays, tests)' },
   { key: 'aggregator', flag: 'aggregator', kind: { type: 'address', allowEmpty: true }, default: () => '', help: 'aggregator host:port to stream flow logs to (empty: no export)' },
@@ -227,6 +235,8 @@ export async function loadAgentConfig (sources: ConfigSources = {}): Promise<Age
   if ((values.get('tlsCert') === '') !== (values.get('tlsKey') === '')) problems.push('tlsCert and tlsKey: give both or neither')
   if (kubernetes && (values.get('filenames') as readonly string[]).length > 0) problems.push('filenames and kubernetes: policy comes from -f files or from the Kubernetes API, give one of them')
   if (!kubernetes && values.get('kubeconfig') !== '') problems.push('kubeconfig: only used with --kubernetes')
+  const source = values.get('source') as string
+  if (values.get('sourceFilter') !== '' && !source.startsWith('pcap:')) problems.push(`sourceFilter: only pcap: sources take a capture filter, not '${source}'`)
 
   if (problems.length > 0) {
     throw new ConfigInvalidError(`${problems.length} problem${problems.length === 1 ? '' : 's'} in the configuration:\n  ${problems.join('\n  ')}`)
