@@ -61,6 +61,17 @@ describe('privileged: live capture on a bridged veth pair', () => {
   })
   after(() => net?.destroy())
 
+  /** Three UDP datagrams A → B:`port` (echoed), then two pings: traffic a filter has to tell apart. */
+  async function udpThenPing (port: number): Promise<void> {
+    const server = await startServer(net.nsB, udpEchoServer(port, false))
+    try {
+      runClient(net.nsA, udpClient(net.addrB4, port, 41000 + port - 7000, 3, 10, false))
+      net.exec(net.nsA, 'ping', ['-c', '2', '-i', '0.05', net.addrB4])
+    } finally {
+      await stopServer(server)
+    }
+  }
+
   test('privileged: UDP over IPv4 and IPv6: one flow per socket pair with exact packet and byte counts', async () => {
     const cap = Capture.open(`pcap:${net.hostA}`)
     await exchangeUdp(net)
@@ -127,13 +138,7 @@ describe('privileged: live capture on a bridged veth pair', () => {
 
   test('privileged: a BPF filter keeps only matching packets; a bad one is ERR_TAP_FILTER', async () => {
     const cap = Capture.open(`pcap:${net.hostA}`, { filter: 'icmp' })
-    const server = await startServer(net.nsB, udpEchoServer(7100, false))
-    try {
-      runClient(net.nsA, udpClient(net.addrB4, 7100, 41100, 3, 10, false))
-      net.exec(net.nsA, 'ping', ['-c', '2', '-i', '0.05', net.addrB4])
-    } finally {
-      await stopServer(server)
-    }
+    await udpThenPing(7100)
     const { finals } = await cap.stop()
     assert.ok(finals.length >= 1)
     assert.ok(finals.every(r => r.protocol === 1), `only ICMP flows, got ${finals.map(r => r.protocol).join(',')}`)
@@ -143,13 +148,7 @@ describe('privileged: live capture on a bridged veth pair', () => {
   test('privileged: the agent\'s sourceFilter and flow-table settings reach its capture', async () => {
     const config = await loadAgentConfig({ flags: { source: `pcap:${net.hostA}`, filenames: ['cluster.yaml'], sourceFilter: 'icmp', flowIdleTimeoutSeconds: '1' } })
     const cap = new Capture(openTapSource(config.source, tapSourceOptions(config)))
-    const server = await startServer(net.nsB, udpEchoServer(7150, false))
-    try {
-      runClient(net.nsA, udpClient(net.addrB4, 7150, 41150, 3, 10, false))
-      net.exec(net.nsA, 'ping', ['-c', '2', '-i', '0.05', net.addrB4])
-    } finally {
-      await stopServer(server)
-    }
+    await udpThenPing(7150)
     // Idle for well over the configured second (the default is a minute): the flow ends as idle, not at close.
     await new Promise(resolve => setTimeout(resolve, 3000))
     const { finals } = await cap.stop()
