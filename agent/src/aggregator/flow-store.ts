@@ -5,7 +5,7 @@
 // Memory is bounded by `maxFlows` stored (bucket, key) entries. When a new entry would exceed it, the oldest
 // buckets are evicted whole (newest data is what operators ask for), and counted; an entry older than every
 // bucket that could be evicted is dropped instead, also counted.
-import { FLOW_INTERVAL_SECONDS, type FlowKey, type FlowLog, type FlowStats } from '../flows/flow-log.js'
+import { FLOW_INTERVAL_SECONDS, sharedLabels, type FlowKey, type FlowLog, type FlowStats } from '../flows/flow-log.js'
 import type { FlowFilter } from '../flows/flow-filter.js'
 import { flowKeyIdentity } from './flow-key-identity.js'
 import { KeyColumns, type ColumnSortBy, type SlotPredicate } from './key-columns.js'
@@ -146,12 +146,6 @@ export function bucketStartOf (seconds: number): number {
   return Math.floor(seconds / BUCKET) * BUCKET
 }
 
-function intersect (a: readonly string[], b: readonly string[]): readonly string[] {
-  if (a.length === 0) return a
-  const set = new Set(b)
-  return a.filter(x => set.has(x))
-}
-
 function addStats (into: FlowStats, from: FlowStats): void {
   into.packetsIn += from.packetsIn
   into.packetsOut += from.packetsOut
@@ -270,8 +264,8 @@ export class FlowStore {
       existing.startTime = Math.min(existing.startTime, flow.startTime)
       ;(bucket as Bucket).starts[existing.index] = existing.startTime
       existing.endTime = Math.max(existing.endTime, flow.endTime)
-      existing.sourceLabels = intersect(existing.sourceLabels, flow.sourceLabels)
-      existing.destLabels = intersect(existing.destLabels, flow.destLabels)
+      existing.sourceLabels = sharedLabels(existing.sourceLabels, flow.sourceLabels)
+      existing.destLabels = sharedLabels(existing.destLabels, flow.destLabels)
       this.counters.merged++
       this.notify(start, known.id)
       return 'merged'
@@ -400,8 +394,8 @@ export class FlowStore {
         flow.endTime = Math.max(flow.endTime, stored.endTime)
         // Buckets are walked newest first: intersecting into the older side keeps the oldest entry's label
         // order, as a merge in time order does.
-        flow.sourceLabels = intersect(stored.sourceLabels, flow.sourceLabels)
-        flow.destLabels = intersect(stored.destLabels, flow.destLabels)
+        flow.sourceLabels = sharedLabels(stored.sourceLabels, flow.sourceLabels)
+        flow.destLabels = sharedLabels(stored.destLabels, flow.destLabels)
         if (interval === 0) into.startTime = flow.startTime
       }
     }

@@ -7,6 +7,7 @@
 // Dictionaries are reference-counted per slot, so names and traces of forgotten keys are forgotten too and
 // memory stays bounded by the keys stored. Pure: no I/O, no clock.
 import { flowFilter, matchesFlowKey, matchesStrings, type FlowFilter, type StringMatch } from '../flows/flow-filter.js'
+import { doubled } from '../collections/typed-arrays.js'
 import type { FlowKey } from '../flows/flow-log.js'
 import type { PolicyHit } from '../policy/policy-hit.js'
 
@@ -53,7 +54,7 @@ class Interner<T> {
       code = this.free.pop() ?? this.values.length
       if (code === this.values.length) this.values.push(value)
       else this.values[code] = value
-      if (code >= this.refs.length) { const grown = new Int32Array(this.refs.length * 2); grown.set(this.refs); this.refs = grown }
+      if (code >= this.refs.length) this.refs = doubled(this.refs)
       this.codes.set(text, code)
       this.version++
     }

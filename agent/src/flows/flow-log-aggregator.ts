@@ -27,6 +27,7 @@ import { FLOW_INTERVAL_SECONDS, type FlowKey, type FlowLog, type Reporter } from
 import { connectionCompleted, connectionStarted, type FlowRecord, type FlowRecordKind } from './flow-record.js'
 import { flowProtoName } from './raw-flow.js'
 import { IntKeyTable } from '../collections/int-key-table.js'
+import { doubled } from '../collections/typed-arrays.js'
 import { OpenFlowLogRows } from './open-flow-log-rows.js'
 import { RecentRawFlows, type RawFlowEndReason, type RawFlowShape } from './recent-raw-flows.js'
 
@@ -903,7 +904,7 @@ export class FlowKeyIds {
         const id = this.keys++
         slots[o] = s; slots[o + 1] = d; slots[o + 2] = service; slots[o + 3] = portEtc
         slots[o + 4] = protocol; slots[o + 5] = enforcedTrace; slots[o + 6] = pendingTrace; slots[o + 7] = id + 1
-        if (id >= this.keyLog.length) this.growKeyState()
+        if (id >= this.keyLog.length) { this.keyLog = doubled(this.keyLog); this.keyLogStart = doubled(this.keyLogStart) }
         this.keyLog[id] = NO_LOG
         this.keyLogStart[id] = NaN
         // At most half full: probe sequences stay short.
@@ -918,15 +919,6 @@ export class FlowKeyIds {
   /** Where a key's probe starts (hashes cut to `hashBits` still spread over the table: collisions, not one cluster). */
   private startSlot (hash: number, mask: number): number {
     return (Math.imul(hash & this.hashMask, 0x9e3779b1) >>> 0) & mask
-  }
-
-  private growKeyState (): void {
-    const log = new Int32Array(this.keyLog.length * 2)
-    log.set(this.keyLog)
-    this.keyLog = log
-    const start = new Float64Array(this.keyLogStart.length * 2)
-    start.set(this.keyLogStart)
-    this.keyLogStart = start
   }
 
   /** Doubles the key table, re-placing every key by its numbers. */

@@ -56,3 +56,13 @@ export interface FlowLog extends FlowStats {
 
 /** Goldmane's bucket size: flow-log intervals are multiples of it. */
 export const FLOW_INTERVAL_SECONDS = 15
+
+/**
+ * The labels two flows under one flow-log name share (generateName aggregation puts several pods under one name;
+ * Felix keeps the labels common to all). `a` itself when nothing is dropped.
+ */
+export function sharedLabels (a: readonly string[], b: readonly string[]): readonly string[] {
+  if (a === b || a.length === 0) return a
+  const other = new Set(b)
+  return a.filter(x => other.has(x))
+}

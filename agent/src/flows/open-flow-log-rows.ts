@@ -2,7 +2,8 @@
 // where a log object spread them over two (the fold of a record into its log is a cache miss per record, on a
 // table much larger than the cache), and opening a log allocates nothing the young generation has to copy.
 // A row is a number: the aggregator's references to a log (its key's entry, its report, its flows) are numbers.
-import type { FlowKey, FlowLog } from './flow-log.js'
+import { doubled } from '../collections/typed-arrays.js'
+import { sharedLabels, type FlowKey, type FlowLog } from './flow-log.js'
 
 /** Doubles per row (64 bytes): the six counters, the live flows and the reporter. */
 const ROW_WORDS = 8
@@ -36,11 +37,7 @@ export class OpenFlowLogRows<Owner> {
     let row = this.free.pop()
     if (row === undefined) {
       row = this.used++
-      if (row * ROW_WORDS >= this.numbers.length) {
-        const grown = new Float64Array(this.numbers.length * 2)
-        grown.set(this.numbers)
-        this.numbers = grown
-      }
+      if (row * ROW_WORDS >= this.numbers.length) this.numbers = doubled(this.numbers)
       this.owners.push(owner)
       this.sourceLabels.push(sourceLabels)
       this.destLabels.push(destLabels)
@@ -59,11 +56,6 @@ export class OpenFlowLogRows<Owner> {
   /** What the row's key is built from. */
   owner (row: number): Owner {
     return this.owners[row] as Owner
-  }
-
-  /** Whether the source end reports the log (else the destination). */
-  sourceReports (row: number): boolean {
-    return this.numbers[row * ROW_WORDS + SOURCE_REPORTS] === 1
   }
 
   /**
@@ -93,8 +85,8 @@ export class OpenFlowLogRows<Owner> {
 
   /** Keeps the labels the row's ends share with another pod under the same name (as Felix does). */
   intersectLabels (row: number, sourceLabels: readonly string[], destLabels: readonly string[]): void {
-    this.sourceLabels[row] = intersectSorted(this.sourceLabels[row] as readonly string[], sourceLabels)
-    this.destLabels[row] = intersectSorted(this.destLabels[row] as readonly string[], destLabels)
+    this.sourceLabels[row] = sharedLabels(this.sourceLabels[row] as readonly string[], sourceLabels)
+    this.destLabels[row] = sharedLabels(this.destLabels[row] as readonly string[], destLabels)
   }
 
   /** The row as a flow log of the interval [start, end), and the row released. */
@@ -119,10 +111,4 @@ export class OpenFlowLogRows<Owner> {
     this.free.push(row)
     return log
   }
-}
-
-function intersectSorted (a: readonly string[], b: readonly string[]): readonly string[] {
-  if (a === b) return a
-  const other = new Set(b)
-  return a.filter(x => other.has(x))
 }
