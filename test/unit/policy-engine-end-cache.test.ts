@@ -1,13 +1,15 @@
 // The per-end verdict cache (agent/src/policy/end-verdict-cache.ts) is sound: over the policy benchmark's
 // 100,000 flows and randomized flows on the small generated cluster (external addresses, ICMP, source ports,
 // every port, both staged modes, a tiny bound that forces evictions), every verdict and trace that evaluate()
-// returns through it equals a fresh evaluateUncached(), and it is actually used (it hits).
+// returns through it equals a fresh evaluateUncached() (both ends, and each end alone), and it is actually used
+// (it hits). Ends given as endpoints at their own address take the engine's fast path (evaluatePlainEnds); ends
+// given by address, or external, the general one: the randomized flows mix both.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { InventoryDirectory } from '../../agent/src/endpoints/inventory-directory.js'
 import { parseIp, type IpAddress } from '../../agent/src/policy/ip-address.js'
 import { normalizePolicies } from '../../agent/src/policy/normalized-policy.js'
-import { PolicyEngine, type FlowInput, type PolicyEngineOptions } from '../../agent/src/policy/policy-engine.js'
+import { PolicyEngine, type EvaluatedEnds, type FlowInput, type PolicyEngineOptions } from '../../agent/src/policy/policy-engine.js'
 import { FULL_SIZE, generateCluster, SMALL_SIZE, type GeneratedCluster } from '../bench/fixtures/generate-cluster.js'
 import { TestCluster, globalNetworkSet, gnp, hostEndpoint, namespace, np, pod, service } from './helpers/cluster-builder.js'
 import { random } from '../bench/fixtures/synthetic-cluster.js'
@@ -26,12 +28,15 @@ function engineFor (cluster: GeneratedCluster, options: PolicyEngineOptions): { 
   return { engine, directory }
 }
 
-/** Evaluates every flow through the caches and uncached; returns the flows whose results differ. */
-function mismatches (engine: PolicyEngine, flows: readonly FlowInput[]): string[] {
+/**
+ * Evaluates every flow through the caches and uncached — both ends, or one (`ends`) — and returns the flows whose
+ * results differ.
+ */
+function mismatches (engine: PolicyEngine, flows: readonly FlowInput[], ends: EvaluatedEnds = 'both'): string[] {
   const out: string[] = []
   for (const f of flows) {
-    const cached = engine.evaluate(f)
-    const fresh = engine.evaluateUncached(f)
+    const cached = engine.evaluate(f, ends)
+    const fresh = engine.evaluateUncached(f, ends)
     try { assert.deepStrictEqual(cached, fresh) } catch { if (out.length < 5) out.push(JSON.stringify(f, (_, v: unknown) => typeof v === 'bigint' ? String(v) : v)) }
   }
   return out
@@ -40,9 +45,13 @@ function mismatches (engine: PolicyEngine, flows: readonly FlowInput[]): string[
 test('end cache: the policy benchmark\'s 100,000 flows get the verdicts and traces of a fresh evaluation', () => {
   const cluster = generateCluster(FULL_SIZE)
   // No whole-flow cache, so every evaluate() goes through the per-end cache.
-  const { engine } = engineFor(cluster, { verdictCacheSize: 0 })
+  const { engine, directory } = engineFor(cluster, { verdictCacheSize: 0 })
   const flows: FlowInput[] = cluster.flows.map(f => ({ src: { ip: ip(f.src.ip) }, dst: { ip: ip(f.dst.ip), port: f.port }, protocol: f.protocol }))
   assert.deepEqual(mismatches(engine, flows), [])
+  // The same flows with pods given as endpoints too, as the flow-log aggregator gives them (the fast path).
+  const asEndpoints = flows.map(f => ({ ...f, src: { ...f.src, endpoint: directory.endpointForIp(f.src.ip as IpAddress) }, dst: { ...f.dst, endpoint: directory.endpointForIp(f.dst.ip as IpAddress) } }))
+  assert.deepEqual(mismatches(engine, asEndpoints), [])
+  assert.deepEqual(mismatches(engine, asEndpoints, 'src'), [])
   const stats = engine.stats()
   assert.ok(stats.endCacheHits > stats.endCacheMisses, `the per-end cache answers most ends (${stats.endCacheHits} hits, ${stats.endCacheMisses} misses)`)
 })
@@ -71,6 +80,9 @@ for (const stagedMode of ['calico', 'replace'] as const) {
         flows.push(protocol === 1 ? { src, dst, protocol, icmpType: pick([0, 8]), icmpCode: 0 } : { src, dst, protocol })
       }
       assert.deepEqual(mismatches(engine, flows), [], `bound ${endVerdictCacheSize}`)
+      // One end only, as the flow-log aggregator asks for a flow with one local end.
+      assert.deepEqual(mismatches(engine, flows, 'src'), [], `source end, bound ${endVerdictCacheSize}`)
+      assert.deepEqual(mismatches(engine, flows, 'dst'), [], `destination end, bound ${endVerdictCacheSize}`)
       const stats = engine.stats()
       assert.ok(stats.endCacheHits > 0)
       if (endVerdictCacheSize === 64) assert.ok(stats.endCacheEvictions > 0, 'a tiny bound evicts, and says so')

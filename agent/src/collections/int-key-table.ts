@@ -4,13 +4,18 @@
 // needs. The flow-log aggregator finds flow shapes with it on every new flow.
 
 const INITIAL_SLOTS = 1 << 12
-/** Words per slot: the three key words and the value's index + 1 (0: empty). */
+/** Words per slot: the three key words and the value + 1 (0: empty). */
 const WORDS = 4
 
-export class IntKeyTable<T> {
+/**
+ * Three 32-bit integers → a non-negative integer (below 2^31 - 1) held in the slot itself: a hit reads one cache
+ * line and nothing else. For values that are indexes into a small, hot array (the per-end verdict cache's
+ * canonical entries) this saves the per-entry value array's cache miss that IntKeyTable pays.
+ */
+export class IntKeyIndex {
   private words: Int32Array
   private mask: number
-  private values: T[] = []
+  private count = 0
 
   /** `initialSlots` (a power of two) for tables that are many and mostly small. */
   constructor (private readonly initialSlots = INITIAL_SLOTS) {
@@ -19,23 +24,23 @@ export class IntKeyTable<T> {
   }
 
   /** Entries held. */
-  get size (): number { return this.values.length }
+  get size (): number { return this.count }
 
-  /** The value under (a, b, c), or undefined. */
-  get (a: number, b: number, c: number): T | undefined {
+  /** The value under (a, b, c), or -1. */
+  find (a: number, b: number, c: number): number {
     const words = this.words
     const mask = this.mask
     for (let slot = hash(a, b, c) & mask; ; slot = (slot + 1) & mask) {
       const o = slot * WORDS
       const v = words[o + 3] as number
-      if (v === 0) return undefined
-      if (words[o] === (a | 0) && words[o + 1] === (b | 0) && words[o + 2] === (c | 0)) return this.values[v - 1]
+      if (v === 0) return -1
+      if (words[o] === (a | 0) && words[o + 1] === (b | 0) && words[o + 2] === (c | 0)) return v - 1
     }
   }
 
-  /** Puts `value` under (a, b, c), replacing what was there. */
-  set (a: number, b: number, c: number, value: T): void {
-    if ((this.values.length + 1) * 2 > this.mask + 1) this.grow()
+  /** Files `value` under (a, b, c) unless the key is there: returns the value already filed, or -1 when added. */
+  insert (a: number, b: number, c: number, value: number): number {
+    if ((this.count + 1) * 2 > this.mask + 1) this.grow()
     const words = this.words
     const mask = this.mask
     for (let slot = hash(a, b, c) & mask; ; slot = (slot + 1) & mask) {
@@ -45,11 +50,11 @@ export class IntKeyTable<T> {
         words[o] = a
         words[o + 1] = b
         words[o + 2] = c
-        this.values.push(value)
-        words[o + 3] = this.values.length
-        return
+        words[o + 3] = value + 1
+        this.count++
+        return -1
       }
-      if (words[o] === (a | 0) && words[o + 1] === (b | 0) && words[o + 2] === (c | 0)) { this.values[v - 1] = value; return }
+      if (words[o] === (a | 0) && words[o + 1] === (b | 0) && words[o + 2] === (c | 0)) return v - 1
     }
   }
 
@@ -64,7 +69,7 @@ export class IntKeyTable<T> {
       this.words = new Int32Array(this.initialSlots * WORDS)
       this.mask = this.initialSlots - 1
     }
-    this.values = []
+    this.count = 0
   }
 
   /** Twice the slots, entries placed again (the table stays at most half full: short probe runs). */
@@ -82,6 +87,29 @@ export class IntKeyTable<T> {
     }
     this.words = words
     this.mask = mask
+  }
+}
+
+/** Three 32-bit integers → any value (kept in an array, the slot holds its index). */
+export class IntKeyTable<T> extends IntKeyIndex {
+  private values: T[] = []
+
+  /** The value under (a, b, c), or undefined. */
+  get (a: number, b: number, c: number): T | undefined {
+    const i = this.find(a, b, c)
+    return i < 0 ? undefined : this.values[i]
+  }
+
+  /** Puts `value` under (a, b, c), replacing what was there. */
+  set (a: number, b: number, c: number, value: T): void {
+    const i = this.insert(a, b, c, this.values.length)
+    if (i < 0) this.values.push(value)
+    else this.values[i] = value
+  }
+
+  override clear (keepSlots = false): void {
+    super.clear(keepSlots)
+    this.values = []
   }
 }
 

@@ -11,13 +11,13 @@
 // number: (local class, peer class, flow fields); flows with ICMP fields or source-port-dependent rules use a
 // text key. Plans whose rules read services are not cached (a service rule reads the endpoint itself). Memory is
 // bounded by entries and end classes together: past the bound everything starts over (counted as evictions).
-import { IntKeyTable } from '../collections/int-key-table.js'
+import { IntKeyIndex } from '../collections/int-key-table.js'
 import type { CompiledPolicy } from './compile-policy.js'
 import type { EntityAtom, EndReads, IpAtom } from './compile-rule.js'
 import type { Entity, PolicyEndpoint } from './endpoint-model.js'
 import type { IpAddress } from './ip-address.js'
 import { flowIpVersion, type FlowFacts, type FlowSide } from './flow-facts.js'
-import type { EndpointVerdict } from './policy-hit.js'
+import type { EndpointVerdict, PolicyHit } from './policy-hit.js'
 import type { TierInfo } from './tiers.js'
 
 /** The policies of one tier that apply to an endpoint in one direction, in evaluation order. */
@@ -34,6 +34,11 @@ class EndKey {
   classes = 0
   /** Class token + 1 by entity id, for an end that is one entity at its own first address (0: not known). */
   byEntity: Uint16Array | undefined = undefined
+  /**
+   * For a scoped key (`global` set): the class token + 1 classOf settles on, by entity id, for such an end — the
+   * namespace test and the unscoped key's lookup done once (EndVerdictCache.endpointClass).
+   */
+  resolvedByEntity: Uint16Array | undefined = undefined
   generation = 0
 
   constructor (
@@ -56,6 +61,9 @@ const NO_NAMESPACES: ReadonlySet<string> = new Set()
 export interface CachedEnd {
   readonly verdict: EndpointVerdict
   readonly unobservable: readonly string[]
+  /** The verdict's action is Deny, and its hits: copied here so a hit reads this object only. */
+  readonly denies: boolean
+  readonly hits: readonly PolicyHit[]
 }
 
 /** What the rules of a plan read of one end, collected. */
@@ -67,12 +75,13 @@ class ReadsBuilder {
 
 /** One direction's plan, shared by every endpoint (of either pipeline) with the same tiers and policies. */
 export class EndPlan {
-  /** By (local × peer class, flow fields): a typed-array table, one cache line per lookup. */
-  entries = new IntKeyTable<CachedEnd>(PLAN_TABLE_SLOTS)
+  /** Entries with a text key (ICMP fields, source ports); the numeric ones are in EndVerdictCache's one table. */
   textEntries = new Map<string, CachedEnd>()
   generation = 0
 
   constructor (
+    /** Numbers the plan among the policy set's plans (EndVerdictCache.planAt): the first word of its entries' keys. */
+    readonly index: number,
     readonly tiers: readonly TierPlan[],
     readonly direction: 'ingress' | 'egress',
     /** The end evaluated on (destination for ingress, source for egress) and the other end. */
@@ -89,8 +98,6 @@ const MAX_ENTITY_SLOTS = 1 << 24
 const MAX_CLASSES = 1 << 13
 /** Class tokens of one EndKey stay below this (half the range: see EndVerdictCache.classOf). */
 const MAX_KEY_CLASSES = MAX_CLASSES >> 1
-/** Initial slots of a plan's entry table (plans are many, most hold few entries; tables double as they fill). */
-const PLAN_TABLE_SLOTS = 16
 // Numeric observation code of a peer of one entity: atom bits, named-port class, address bits (28 bits: a small
 // integer, cheap as a map key).
 const CODE_ATOMS = 16
@@ -118,6 +125,14 @@ export class EndVerdictCache {
   private readonly profileIds = new Map<string, number>()
   private profileByEntity: Int32Array = new Int32Array(0)
   private plans = new Map<string, EndPlan>()
+  private planList: EndPlan[] = []
+  /**
+   * Every plan's numeric entries in one table: (plan index, local × peer class, flow fields) → canonical entry
+   * number (`entryList`), held in the slot — a hit reads one cache line of the table and one of a few thousand
+   * hot entry objects. (One table per plan cost a cache miss for the plan's table, one for its value array and
+   * one for the entry object, per lookup.)
+   */
+  private readonly table = new IntKeyIndex(1 << 16)
   private endKeys = new Map<string, EndKey>()
   /** Entity slots of EndKey.byEntity arrays allocated, against MAX_ENTITY_SLOTS. */
   private entitySlots = 0
@@ -136,7 +151,8 @@ export class EndVerdictCache {
    * One entry object per distinct (verdict, unobservable fields) too: the tables' values are then a few thousand
    * objects that stay in the CPU's cache, not one per entry (reading a cold one cost a cache miss per lookup).
    */
-  private canonicalEntries = new Map<string, CachedEnd>()
+  private canonicalEntries = new Map<string, number>()
+  private entryList: CachedEnd[] = []
   /** The key of the last `get` (numeric or text), for `store`. */
   private lastEnds = -1
   private lastFields = -1
@@ -173,6 +189,7 @@ export class EndVerdictCache {
       for (const rule of c.egress) { register(rule.reads.src); register(rule.reads.dst) }
     }
     this.plans = new Map()
+    this.planList = []
     this.endKeys = new Map()
     this.setDirectory(entityCount)
   }
@@ -195,8 +212,14 @@ export class EndVerdictCache {
     this.entitySlots = 0
     this.canonical = new Map()
     this.canonicalEntries = new Map()
+    this.entryList = []
+    // Emptied at the bound, the table fills up to it again: keep its slots then (zeroing beats regrowing).
+    this.table.clear(evicted)
     this.generation++
   }
+
+  /** The plan numbered `index` (EndPlan.index) in the current policy set. */
+  planAt (index: number): EndPlan { return this.planList[index] as EndPlan }
 
   /** The shared plan for one direction's tier plans (equal tiers and policies → the same object). */
   plan (tiers: readonly TierPlan[], direction: 'ingress' | 'egress'): EndPlan {
@@ -221,8 +244,9 @@ export class EndVerdictCache {
       }
       const local = direction === 'ingress' ? dst : src
       const peer = direction === 'ingress' ? src : dst
-      plan = new EndPlan(tiers, direction, this.endKey(local, true), this.endKey(peer, false), cacheable)
+      plan = new EndPlan(this.planList.length, tiers, direction, this.endKey(local, true), this.endKey(peer, false), cacheable)
       this.plans.set(key, plan)
+      this.planList.push(plan)
     }
     return plan
   }
@@ -279,7 +303,8 @@ export class EndVerdictCache {
     if (fields !== undefined && !(sourcePorts && flow.src.port !== undefined)) {
       this.lastEnds = ends
       this.lastFields = fields
-      return plan.entries.get(ends, fields, 0)
+      const i = this.table.find(plan.index, ends, fields)
+      return i < 0 ? undefined : this.entryList[i]
     }
     const text = `${ends}|${flow.protocol}|${flow.dst.port ?? ''}|${sourcePorts ? flow.src.port ?? '' : ''}|${flow.icmpType ?? ''}|${flow.icmpCode ?? ''}|${flowIpVersion(flow) ?? ''}`
     this.lastText = text
@@ -292,26 +317,95 @@ export class EndVerdictCache {
    */
   store (plan: EndPlan, computed: EndpointVerdict, unobservable: readonly string[]): EndpointVerdict {
     if (this.lastEnds < 0 && this.lastText === undefined) return computed
+    const number = this.canonicalEntry(computed, unobservable)
+    if (this.lastEnds >= 0) this.table.insert(plan.index, this.lastEnds, this.lastFields, number)
+    else plan.textEntries.set(this.lastText as string, this.entryList[number] as CachedEnd)
+    this.counters.entries++
+    this.size++
+    return (this.entryList[number] as CachedEnd).verdict
+  }
+
+  /** The number of the canonical entry equal to (computed, unobservable), made on first sight. */
+  private canonicalEntry (computed: EndpointVerdict, unobservable: readonly string[]): number {
     const text = verdictText(computed)
     let verdict = this.canonical.get(text)
     if (verdict === undefined) { verdict = computed; this.canonical.set(text, verdict) }
     const entryText = unobservable.length === 0 ? text : `${text}\u0003${unobservable.join('\u0001')}`
-    let entry = this.canonicalEntries.get(entryText)
-    if (entry === undefined) {
-      entry = { verdict, unobservable: unobservable.length === 0 ? NONE : unobservable }
-      this.canonicalEntries.set(entryText, entry)
+    let number = this.canonicalEntries.get(entryText)
+    if (number === undefined) {
+      number = this.entryList.length
+      this.entryList.push({ verdict, unobservable: unobservable.length === 0 ? NONE : unobservable, denies: verdict.action === 'Deny', hits: verdict.hits })
+      this.canonicalEntries.set(entryText, number)
     }
-    if (this.lastEnds >= 0) plan.entries.set(this.lastEnds, this.lastFields, 0, entry)
-    else plan.textEntries.set(this.lastText as string, entry)
-    this.counters.entries++
-    this.size++
-    return verdict
+    return number
+  }
+
+  // --- The engine's fast path: ends that are one endpoint at its own first address --------------------------
+
+  /**
+   * Before a fast-path evaluation (PolicyEngine.evaluatePlainEnds): empties the cache at its bound, so classes
+   * and entries found next belong to one generation. False when the cache is disabled.
+   */
+  reserve (): boolean {
+    if (this.maxSize <= 0) return false
+    if (this.size >= this.maxSize) this.dropEntries(true)
+    return true
+  }
+
+  /**
+   * The class token of an end that is exactly `endpoint` at its first address (its address owned by it and in no
+   * network set) for `key` — what classOf gives for that end, remembered by entity id. `local` says whether the
+   * end is the one evaluated on (its profile is read). Undefined past the class bound.
+   */
+  endpointClass (key: EndKey, endpoint: PolicyEndpoint, local: boolean): number | undefined {
+    if (key.generation !== this.generation) this.resetKey(key)
+    const memo = key.global === undefined ? key.byEntity : key.resolvedByEntity
+    const id = endpoint.id
+    if (memo !== undefined && id < memo.length) {
+      const known = memo[id] as number
+      if (known !== 0) return known - 1
+    }
+    const token = this.classOf(key, { ip: endpoint.ips[0], endpoint, entities: [endpoint], port: undefined, service: undefined }, local ? endpoint : undefined)
+    if (token !== undefined && key.global !== undefined) {
+      let resolved = key.resolvedByEntity
+      if (resolved === undefined && this.entitySlots + this.entityCount <= MAX_ENTITY_SLOTS) {
+        resolved = new Uint16Array(this.entityCount)
+        key.resolvedByEntity = resolved
+        this.entitySlots += this.entityCount
+      }
+      if (resolved !== undefined && id < resolved.length) resolved[id] = token + 1
+    }
+    return token
+  }
+
+  /** The cached entry of a plan for (local class, peer class, flow fields: flowFieldsOf), or undefined. */
+  find (plan: EndPlan, localClass: number, peerClass: number, fields: number): CachedEnd | undefined {
+    const i = this.table.find(plan.index, localClass * MAX_CLASSES + peerClass, fields)
+    return i < 0 ? undefined : this.entryList[i]
+  }
+
+  /** Files a computed verdict under (plan, local class, peer class, fields); returns the canonical entry filed. */
+  storeFound (plan: EndPlan, localClass: number, peerClass: number, fields: number, computed: EndpointVerdict, unobservable: readonly string[]): CachedEnd {
+    const number = this.canonicalEntry(computed, unobservable)
+    if (this.table.insert(plan.index, localClass * MAX_CLASSES + peerClass, fields, number) < 0) {
+      this.counters.entries++
+      this.size++
+    }
+    return this.entryList[number] as CachedEnd
   }
 
   private resetPlan (plan: EndPlan): void {
-    plan.entries = new IntKeyTable(PLAN_TABLE_SLOTS)
     plan.textEntries = new Map()
     plan.generation = this.generation
+  }
+
+  private resetKey (key: EndKey): void {
+    key.byCode = new Map()
+    key.byText = new Map()
+    key.classes = 0
+    key.byEntity = undefined
+    key.resolvedByEntity = undefined
+    key.generation = this.generation
   }
 
   /**
@@ -334,13 +428,7 @@ export class EndVerdictCache {
   }
 
   private ownClassOf (key: EndKey, side: FlowSide, endpoint: PolicyEndpoint | undefined): number | undefined {
-    if (key.generation !== this.generation) {
-      key.byCode = new Map()
-      key.byText = new Map()
-      key.classes = 0
-      key.byEntity = undefined
-      key.generation = this.generation
-    }
+    if (key.generation !== this.generation) this.resetKey(key)
     // Nearly every end is one entity (for the local end: the endpoint) at its own first address, or observed
     // without its address: its class is remembered by entity id.
     const only = side.entities.length === 1 ? side.entities[0] as Entity : undefined
@@ -464,10 +552,13 @@ function sameIp (a: IpAddress | undefined, b: IpAddress | undefined): boolean {
 
 /** Protocol, destination port and IP version in one number below 2^26 (a 32-bit key word); undefined with ICMP fields or odd values. */
 function flowFields (flow: FlowFacts): number | undefined {
-  const { protocol } = flow
-  const port = flow.dst.port
-  if (flow.icmpType !== undefined || flow.icmpCode !== undefined || (protocol >>> 0) !== protocol || protocol > 255) return undefined
+  if (flow.icmpType !== undefined || flow.icmpCode !== undefined) return undefined
+  return flowFieldsOf(flow.protocol, flow.dst.port, flowIpVersion(flow))
+}
+
+/** flowFields of a flow without ICMP fields, from its parts: undefined for odd values. */
+export function flowFieldsOf (protocol: number, port: number | undefined, version: 4 | 6 | undefined): number | undefined {
+  if ((protocol >>> 0) !== protocol || protocol > 255) return undefined
   if (port !== undefined && ((port >>> 0) !== port || port > 65535)) return undefined
-  const version = flowIpVersion(flow)
   return ((protocol * 65537 + (port ?? 65536)) * 3) + (version === 4 ? 1 : version === 6 ? 2 : 0)
 }

@@ -12,9 +12,10 @@
 // Delete removes it.
 import type { EndpointDirectory, Entity, PolicyEndpoint } from './endpoint-model.js'
 import type { FlowEndInput, FlowFacts, FlowInput, FlowSide } from './flow-facts.js'
+import type { IpAddress } from './ip-address.js'
 import { compilePolicy, comparePolicies, type CompiledPolicy } from './compile-policy.js'
 import type { RuleCompileContext } from './compile-rule.js'
-import { EndVerdictCache, type EndPlan, type TierPlan } from './end-verdict-cache.js'
+import { EndVerdictCache, flowFieldsOf, type CachedEnd, type EndPlan, type TierPlan } from './end-verdict-cache.js'
 import { type NormalizedPolicy, policyIdentity } from './normalized-policy.js'
 import { triggerOf, type EndpointVerdict, type FlowVerdicts, type PipelineVerdict, type PolicyHit } from './policy-hit.js'
 import type { Tier } from './resources.js'
@@ -163,6 +164,11 @@ interface PlanPair {
 }
 
 const NO_HITS: readonly PolicyHit[] = Object.freeze([])
+/** Words per endpoint in PolicyEngine.planRows. */
+const PLAN_ROW = 4
+/** PolicyEngine.plainAddress values besides an IPv4 address + 1 (0: not yet known). */
+const NOT_PLAIN = -1
+const PLAIN_IPV6 = -2
 const NO_ENTITIES: readonly Entity[] = Object.freeze([])
 const NO_UNOBSERVABLE: readonly string[] = Object.freeze([])
 
@@ -231,6 +237,18 @@ export class PolicyEngine {
   private readonly ends: EndVerdictCache
   private usesSourcePorts = false
   private planPairs: Array<PlanPair | undefined> = []
+  /**
+   * Per endpoint id, PLAN_ROW words: the indexes + 1 (0: not yet known) of its shared plans — enforced egress,
+   * pending egress, enforced ingress, pending ingress (EndVerdictCache.planAt). The fast path's way to an
+   * endpoint's plans: one cache line, where planPair/endPlans chase three objects.
+   */
+  private planRows = new Int32Array(0)
+  /**
+   * Per endpoint id, whether an end at its first address is plain (that address its own and in no network set):
+   * 0 not yet known, NOT_PLAIN, PLAIN_IPV6, or the IPv4 address + 1 — compared with the end's address without
+   * reading the endpoint's address objects (each a cache miss on the per-flow path).
+   */
+  private plainAddress = new Float64Array(0)
   private readonly counters: PolicyEngineStats = { policiesCompiled: 0, policiesReused: 0, verdictCacheHits: 0, verdictCacheMisses: 0, verdictCacheEvictions: 0, endCacheHits: 0, endCacheMisses: 0, endCacheEvictions: 0, endCacheEntries: 0, selectors: 0 }
 
   constructor (directory: EndpointDirectory, options: PolicyEngineOptions = {}) {
@@ -238,6 +256,8 @@ export class PolicyEngine {
     this.verdictCache = new VerdictCache(options.verdictCacheSize ?? 1 << 20)
     this.ends = new EndVerdictCache(options.endVerdictCacheSize ?? 1 << 20)
     this.directory = directory
+    this.plainAddress = new Float64Array(directory.entityCount)
+    this.planRows = new Int32Array(directory.entityCount * PLAN_ROW)
     this.matchers.reset(directory.entityCount)
     this.ctx = { matchers: this.matchers, directory: () => this.directory }
   }
@@ -270,6 +290,7 @@ export class PolicyEngine {
     this.pending = new Pipeline(this.tiers, this.pendingSet(compiled))
     this.ends.setPolicies(compiled, this.directory.entityCount)
     this.planPairs = []
+    this.planRows = new Int32Array(this.directory.entityCount * PLAN_ROW)
     this.verdictCache.clear()
   }
 
@@ -291,6 +312,8 @@ export class PolicyEngine {
     this.pending.clearPlans()
     this.ends.setDirectory(directory.entityCount)
     this.planPairs = []
+    this.planRows = new Int32Array(directory.entityCount * PLAN_ROW)
+    this.plainAddress = new Float64Array(directory.entityCount)
     this.verdictCache.clear()
   }
 
@@ -342,19 +365,17 @@ export class PolicyEngine {
     return verdicts
   }
 
-  /** Evaluates a flow in both pipelines without the verdict caches. */
-  evaluateUncached (flow: FlowInput): FlowVerdicts {
-    return this.evaluateFlow(flow, false)
+  /** Evaluates a flow in both pipelines without the verdict caches (`ends` as for evaluate). */
+  evaluateUncached (flow: FlowInput, ends: EvaluatedEnds = 'both'): FlowVerdicts {
+    return this.evaluateFlow(flow, false, ends)
   }
 
   private evaluateFlow (flow: FlowInput, endCache: boolean, ends: EvaluatedEnds = 'both'): FlowVerdicts {
-    const facts: FlowFacts = {
-      protocol: flow.protocol,
-      icmpType: flow.icmpType,
-      icmpCode: flow.icmpCode,
-      src: this.side(flow.src, false),
-      dst: this.side(flow.dst, true)
+    if (endCache) {
+      const verdicts = this.evaluatePlainEnds(flow, ends)
+      if (verdicts !== undefined) return verdicts
     }
+    const facts = this.factsOf(flow)
     const unobservable: string[] = []
     // Egress is evaluated on the source endpoint, ingress on the destination; both must allow. Where no staged
     // policy touches an end, its pending evaluation is the enforced one and is not repeated.
@@ -381,6 +402,148 @@ export class PolicyEngine {
     }
     // Nearly every flow meets no unobservable field: one shared empty list instead of one per cached verdict.
     return { enforced: combine(srcEnforced, dstEnforced), pending: combine(srcPending, dstPending), unobservable: unobservable.length === 0 ? NO_UNOBSERVABLE : unobservable }
+  }
+
+  private factsOf (flow: FlowInput): FlowFacts {
+    return {
+      protocol: flow.protocol,
+      icmpType: flow.icmpType,
+      icmpCode: flow.icmpCode,
+      src: this.side(flow.src, false),
+      dst: this.side(flow.dst, true)
+    }
+  }
+
+  /**
+   * The per-end cache's fast path, for the common flow: both ends are endpoints at their own first address (in no
+   * network set), no ICMP fields, no source-port-dependent rules, every plan cacheable. The same verdicts as the
+   * general path (same classes, same entries), without building the flow's facts unless an entry is missing:
+   * plans from the endpoint's plan row, classes by entity id, entries from the cache's one table. Undefined when
+   * the flow is not such a flow (the general path then evaluates it).
+   */
+  private evaluatePlainEnds (flow: FlowInput, ends: EvaluatedEnds): FlowVerdicts | undefined {
+    if (flow.icmpType !== undefined || flow.icmpCode !== undefined || (this.usesSourcePorts && flow.src.port !== undefined)) return undefined
+    const src = this.plainEndpoint(flow.src)
+    if (src === undefined) return undefined
+    const version = this.plainVersion
+    const dst = this.plainEndpoint(flow.dst)
+    if (dst === undefined || this.plainVersion !== version) return undefined
+    const fields = flowFieldsOf(flow.protocol, flow.dst.port, version)
+    if (fields === undefined || !this.ends.reserve()) return undefined
+    const lookups = this.lookups
+    let n = 0
+    if (ends !== 'dst') {
+      const row = this.planRow(src) * PLAN_ROW
+      const rows = this.planRows
+      n = this.addLookup(n, rows[row] as number, src, dst)
+      if (n < 0) return undefined
+      if (rows[row + 1] !== rows[row]) { n = this.addLookup(n, rows[row + 1] as number, src, dst); if (n < 0) return undefined }
+    }
+    const dstFirst = n
+    if (ends !== 'src') {
+      const row = this.planRow(dst) * PLAN_ROW
+      const rows = this.planRows
+      n = this.addLookup(n, rows[row + 2] as number, dst, src)
+      if (n < 0) return undefined
+      if (rows[row + 3] !== rows[row + 2]) { n = this.addLookup(n, rows[row + 3] as number, dst, src); if (n < 0) return undefined }
+    }
+    // Every class is known: look the entries up, evaluating (once, on the facts built then) what is missing.
+    let facts: FlowFacts | undefined
+    let unobservable: string[] | undefined
+    const found = this.found
+    for (let i = 0; i < n; i++) {
+      const plan = lookups.plans[i] as EndPlan
+      const local = lookups.classes[2 * i] as number
+      const peer = lookups.classes[2 * i + 1] as number
+      let entry = this.ends.find(plan, local, peer, fields)
+      if (entry !== undefined) this.ends.counters.hits++
+      else {
+        this.ends.counters.misses++
+        facts ??= this.factsOf(flow)
+        const own: string[] = []
+        const endpoint = i < dstFirst ? src : dst
+        entry = this.ends.storeFound(plan, local, peer, fields, evaluateEndpoint(plan.tiers, plan.direction, facts, endpoint, own), own)
+      }
+      found[i] = entry
+    }
+    // In the general path's order: source enforced, destination enforced, source pending, destination pending.
+    const srcEnforced = dstFirst > 0 ? found[0] as CachedEnd : undefined
+    const srcPending = dstFirst > 1 ? found[1] as CachedEnd : srcEnforced
+    const dstEnforced = n > dstFirst ? found[dstFirst] as CachedEnd : undefined
+    const dstPending = n > dstFirst + 1 ? found[dstFirst + 1] as CachedEnd : dstEnforced
+    for (const entry of [srcEnforced, dstEnforced, srcPending, dstPending]) {
+      const met = entry?.unobservable
+      if (met === undefined || met.length === 0) continue
+      unobservable ??= []
+      for (const u of met) if (!unobservable.includes(u)) unobservable.push(u)
+    }
+    for (let i = 0; i < n; i++) found[i] = undefined
+    return {
+      enforced: combineEntries(srcEnforced, dstEnforced),
+      pending: combineEntries(srcPending, dstPending),
+      unobservable: unobservable ?? NO_UNOBSERVABLE
+    }
+  }
+
+  /** Scratch of evaluatePlainEnds: up to four (plan, local class, peer class) lookups, and their entries. */
+  private readonly lookups = { plans: new Array<EndPlan | undefined>(4).fill(undefined), classes: new Int32Array(8) }
+  private readonly found = new Array<CachedEnd | undefined>(4).fill(undefined)
+
+  /** Files lookup `n` (plan index + 1 from a plan row; local and peer ends) and returns n + 1, or -1 when it cannot be cached. */
+  private addLookup (n: number, planIndexPlusOne: number, local: PolicyEndpoint, peer: PolicyEndpoint): number {
+    const plan = this.ends.planAt(planIndexPlusOne - 1)
+    if (!plan.cacheable) return -1
+    const localClass = this.ends.endpointClass(plan.local, local, true)
+    const peerClass = localClass === undefined ? undefined : this.ends.endpointClass(plan.peer, peer, false)
+    if (localClass === undefined || peerClass === undefined) return -1
+    this.lookups.plans[n] = plan
+    this.lookups.classes[2 * n] = localClass
+    this.lookups.classes[2 * n + 1] = peerClass
+    return n + 1
+  }
+
+  /**
+   * The endpoint of an end given as an endpoint at its own first address, in no network set (else undefined),
+   * and the flow's IP version so far in `plainVersion`.
+   */
+  private plainEndpoint (end: FlowEndInput): PolicyEndpoint | undefined {
+    const endpoint = end.endpoint
+    if (endpoint === undefined || endpoint.id >= this.plainAddress.length) return undefined
+    let plain = this.plainAddress[endpoint.id] as number
+    if (plain === 0) {
+      // What side() would list for the first address: exactly the endpoint, so classes by entity id hold.
+      const first = endpoint.ips[0]
+      const entities = first === undefined ? [] : this.directory.entitiesForIp(first)
+      plain = first === undefined || entities.length !== 1 || entities[0] !== endpoint ? NOT_PLAIN : first.version === 4 ? first.value + 1 : PLAIN_IPV6
+      this.plainAddress[endpoint.id] = plain
+    }
+    if (plain === NOT_PLAIN) return undefined
+    const ip = end.ip
+    if (plain === PLAIN_IPV6) {
+      const first = endpoint.ips[0] as IpAddress
+      if (ip !== undefined && (ip.version !== 6 || ip.value !== first.value)) return undefined
+      this.plainVersion = 6
+    } else {
+      if (ip !== undefined && (ip.version !== 4 || ip.value + 1 !== plain)) return undefined
+      this.plainVersion = 4
+    }
+    return endpoint
+  }
+
+  /** The IP version plainEndpoint found last. */
+  private plainVersion: 4 | 6 = 4
+
+  /** The endpoint's row in planRows (filled on first use). */
+  private planRow (endpoint: PolicyEndpoint): number {
+    const row = endpoint.id * PLAN_ROW
+    if (this.planRows[row] === 0) {
+      const plans = this.endPlans(this.planPair(endpoint))
+      this.planRows[row] = plans.enforcedEgress.index + 1
+      this.planRows[row + 1] = plans.pendingEgress.index + 1
+      this.planRows[row + 2] = plans.enforcedIngress.index + 1
+      this.planRows[row + 3] = plans.pendingIngress.index + 1
+    }
+    return endpoint.id
   }
 
   /** One end's verdict through the per-end cache; unobservable fields met are merged as a fresh evaluation would. */
@@ -426,6 +589,11 @@ export class PolicyEngine {
     }
     return ends
   }
+}
+
+/** combine, from cached entries. */
+function combineEntries (src: CachedEnd | undefined, dst: CachedEnd | undefined): PipelineVerdict {
+  return { action: src?.denies === true || dst?.denies === true ? 'Deny' : 'Allow', src: src?.hits ?? NO_HITS, dst: dst?.hits ?? NO_HITS }
 }
 
 /** A pipeline verdict from the two ends' verdicts: allowed only when both allow. */
