@@ -9,6 +9,7 @@ import assert from 'node:assert/strict'
 import { InventoryDirectory } from '../../agent/src/endpoints/inventory-directory.js'
 import { parseIp, type IpAddress } from '../../agent/src/policy/ip-address.js'
 import { normalizePolicies } from '../../agent/src/policy/normalized-policy.js'
+import { ENFORCED_DST_DENIES, ENFORCED_SRC_DENIES, PENDING_DST_DENIES, PENDING_SRC_DENIES, type FlowVerdicts, type PolicyHit } from '../../agent/src/policy/policy-hit.js'
 import { PolicyEngine, type EvaluatedEnds, type FlowInput, type PolicyEngineOptions } from '../../agent/src/policy/policy-engine.js'
 import { FULL_SIZE, generateCluster, SMALL_SIZE, type GeneratedCluster } from '../bench/fixtures/generate-cluster.js'
 import { TestCluster, globalNetworkSet, gnp, hostEndpoint, namespace, np, pod, service } from './helpers/cluster-builder.js'
@@ -28,6 +29,12 @@ function engineFor (cluster: GeneratedCluster, options: PolicyEngineOptions): { 
   return { engine, directory }
 }
 
+/** FlowVerdicts.endDenies as the traces say it: an end denies when its deciding (last) hit does. */
+function denialsOf (v: FlowVerdicts): number {
+  const denies = (hits: readonly PolicyHit[], bit: number): number => hits[hits.length - 1]?.action === 'Deny' ? bit : 0
+  return denies(v.enforced.src, ENFORCED_SRC_DENIES) | denies(v.enforced.dst, ENFORCED_DST_DENIES) | denies(v.pending.src, PENDING_SRC_DENIES) | denies(v.pending.dst, PENDING_DST_DENIES)
+}
+
 /**
  * Evaluates every flow through the caches and uncached — both ends, or one (`ends`) — and returns the flows whose
  * results differ.
@@ -37,7 +44,10 @@ function mismatches (engine: PolicyEngine, flows: readonly FlowInput[], ends: Ev
   for (const f of flows) {
     const cached = engine.evaluate(f, ends)
     const fresh = engine.evaluateUncached(f, ends)
-    try { assert.deepStrictEqual(cached, fresh) } catch { if (out.length < 5) out.push(JSON.stringify(f, (_, v: unknown) => typeof v === 'bigint' ? String(v) : v)) }
+    try {
+      assert.deepStrictEqual(cached, fresh)
+      assert.equal(cached.endDenies, denialsOf(cached), 'endDenies says which traces end in a Deny')
+    } catch { if (out.length < 5) out.push(JSON.stringify(f, (_, v: unknown) => typeof v === 'bigint' ? String(v) : v)) }
   }
   return out
 }

@@ -6,7 +6,7 @@ import type { FlowEnd } from '../../agent/src/flows/flow-end.js'
 import type { RawFlow } from '../../agent/src/flows/raw-flow.js'
 import { RecentRawFlows, type RawFlowShape } from '../../agent/src/flows/recent-raw-flows.js'
 import { parseIp } from '../../agent/src/policy/ip-address.js'
-import type { FlowVerdicts, PolicyHit } from '../../agent/src/policy/policy-hit.js'
+import { PENDING_DST_DENIES, type FlowVerdicts, type PolicyHit } from '../../agent/src/policy/policy-hit.js'
 
 function end (address: string, name: string): FlowEnd {
   return { ip: parseIp(address) as NonNullable<ReturnType<typeof parseIp>>, endpoint: undefined, name, namespace: 'shop', type: 'WorkloadEndpoint', labels: [], local: true, index: 0 }
@@ -16,7 +16,8 @@ const deny: PolicyHit = { kind: 'StagedNetworkPolicy', namespace: 'shop', name: 
 const verdicts: FlowVerdicts = {
   enforced: { action: 'Allow', src: [], dst: [] },
   pending: { action: 'Deny', src: [], dst: [deny] },
-  unobservable: []
+  unobservable: [],
+  endDenies: PENDING_DST_DENIES
 }
 const shape: RawFlowShape = {
   srcAddr: '10.0.0.1', dstAddr: '10.0.0.2', protocol: 6, destPort: 443, src: end('10.0.0.1', 'web-*'), dst: end('10.0.0.2', 'api-*'),

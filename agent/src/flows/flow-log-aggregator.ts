@@ -20,7 +20,7 @@
 //    maxOpenFlowLogs (overflow counted), the recent ring by its capacity.
 import assert from 'node:assert'
 import type { EvaluatedEnds, FlowInput } from '../policy/policy-engine.js'
-import type { FlowVerdicts, PolicyHit } from '../policy/policy-hit.js'
+import { ENFORCED_DST_DENIES, ENFORCED_SRC_DENIES, type FlowVerdicts, type PolicyHit } from '../policy/policy-hit.js'
 import { protocolHasPorts } from '../policy/protocol.js'
 import type { FlowEnd, FlowEndResolver, FlowService } from './flow-end.js'
 import { FLOW_INTERVAL_SECONDS, type FlowKey, type FlowLog, type Reporter } from './flow-log.js'
@@ -107,7 +107,7 @@ interface Report {
   readonly shape: FlowShape
   readonly enforced: readonly PolicyHit[]
   readonly pending: readonly PolicyHit[]
-  /** The reporting end's enforced action (endAction of `enforced`, read once: hits come in several shapes). */
+  /** The reporting end's enforced action (from FlowVerdicts.endDenies: its trace is not read for it). */
   readonly action: 'Allow' | 'Deny'
   /**
    * The open flow log this report last folded into and its interval's start: the next record of the flow in
@@ -245,12 +245,6 @@ function resetTrackedFlow (flow: TrackedFlow, flowId: number): void {
 /** Whether `log` (of the interval starting at `start`) counts the flow live. */
 function countsLive (flow: TrackedFlow, start: number, log: number): boolean {
   return flow.liveStart === start && (flow.liveLog0 === log || flow.liveLog1 === log)
-}
-
-/** The enforced or pending action at one end: its trace's deciding (last) hit; no trace = not evaluated = Allow. */
-export function endAction (hits: readonly PolicyHit[]): 'Allow' | 'Deny' {
-  const last = hits[hits.length - 1]
-  return last?.action === 'Deny' ? 'Deny' : 'Allow'
 }
 
 /** Flow records in, flow logs out. */
@@ -586,8 +580,8 @@ export class FlowLogAggregator {
       shape = new FlowShape(record.srcAddr, record.dstAddr, protocol, destPort, sourcePortKey, icmpKey, sourcePort, src, dst, service, verdicts,
         ends === 'both' ? undefined : this.completeShape)
       const reports: Report[] = []
-      if (src.local) reports.push(this.makeReport('Src', shape, verdicts.enforced.src, verdicts.pending.src))
-      if (dst.local) reports.push(this.makeReport('Dst', shape, verdicts.enforced.dst, verdicts.pending.dst))
+      if (src.local) reports.push(this.makeReport('Src', shape, verdicts.enforced.src, verdicts.pending.src, (verdicts.endDenies & ENFORCED_SRC_DENIES) !== 0))
+      if (dst.local) reports.push(this.makeReport('Dst', shape, verdicts.enforced.dst, verdicts.pending.dst, (verdicts.endDenies & ENFORCED_DST_DENIES) !== 0))
       shape.reports = reports
       this.rememberShape(shape)
     }
@@ -618,8 +612,8 @@ export class FlowLogAggregator {
    * A report of one end. Its id (the open-flow-log key) comes from FlowKeyIds: equal ids ⇔ equal keys, from
    * memoized numbers instead of the whole key serialized as JSON per flow.
    */
-  private makeReport (reporter: Reporter, shape: FlowShape, enforced: readonly PolicyHit[], pending: readonly PolicyHit[]): Report {
-    const report: Report = { keyId: -1, epoch: -1, reporter, shape, enforced, pending, action: endAction(enforced), log: NO_LOG, logStart: NaN }
+  private makeReport (reporter: Reporter, shape: FlowShape, enforced: readonly PolicyHit[], pending: readonly PolicyHit[], denies: boolean): Report {
+    const report: Report = { keyId: -1, epoch: -1, reporter, shape, enforced, pending, action: denies ? 'Deny' : 'Allow', log: NO_LOG, logStart: NaN }
     this.keyIdOf(report)
     return report
   }

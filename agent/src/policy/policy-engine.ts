@@ -17,7 +17,7 @@ import { compilePolicy, comparePolicies, type CompiledPolicy } from './compile-p
 import type { RuleCompileContext } from './compile-rule.js'
 import { EndVerdictCache, flowFieldsOf, type CachedEnd, type EndPlan, type TierPlan } from './end-verdict-cache.js'
 import { type NormalizedPolicy, policyIdentity } from './normalized-policy.js'
-import { triggerOf, type EndpointVerdict, type FlowVerdicts, type PipelineVerdict, type PolicyHit } from './policy-hit.js'
+import { ENFORCED_DST_DENIES, ENFORCED_SRC_DENIES, PENDING_DST_DENIES, PENDING_SRC_DENIES, triggerOf, type EndpointVerdict, type FlowVerdicts, type PipelineVerdict, type PolicyHit } from './policy-hit.js'
 import type { Tier } from './resources.js'
 import { SelectorMatchers } from './selector-matchers.js'
 import { buildTiers, type TierInfo } from './tiers.js'
@@ -401,7 +401,13 @@ export class PolicyEngine {
       dstPending = dstPair === undefined ? undefined : dstPair.sameIngress ? dstEnforced : evaluateEndpoint(dstPair.pending.ingress, 'ingress', facts, dstEp as PolicyEndpoint, unobservable)
     }
     // Nearly every flow meets no unobservable field: one shared empty list instead of one per cached verdict.
-    return { enforced: combine(srcEnforced, dstEnforced), pending: combine(srcPending, dstPending), unobservable: unobservable.length === 0 ? NO_UNOBSERVABLE : unobservable }
+    return {
+      enforced: combine(srcEnforced, dstEnforced),
+      pending: combine(srcPending, dstPending),
+      unobservable: unobservable.length === 0 ? NO_UNOBSERVABLE : unobservable,
+      endDenies: (srcEnforced?.action === 'Deny' ? ENFORCED_SRC_DENIES : 0) | (dstEnforced?.action === 'Deny' ? ENFORCED_DST_DENIES : 0) |
+        (srcPending?.action === 'Deny' ? PENDING_SRC_DENIES : 0) | (dstPending?.action === 'Deny' ? PENDING_DST_DENIES : 0)
+    }
   }
 
   private factsOf (flow: FlowInput): FlowFacts {
@@ -481,7 +487,9 @@ export class PolicyEngine {
     return {
       enforced: combineEntries(srcEnforced, dstEnforced),
       pending: combineEntries(srcPending, dstPending),
-      unobservable: unobservable ?? NO_UNOBSERVABLE
+      unobservable: unobservable ?? NO_UNOBSERVABLE,
+      endDenies: (srcEnforced?.denies === true ? ENFORCED_SRC_DENIES : 0) | (dstEnforced?.denies === true ? ENFORCED_DST_DENIES : 0) |
+        (srcPending?.denies === true ? PENDING_SRC_DENIES : 0) | (dstPending?.denies === true ? PENDING_DST_DENIES : 0)
     }
   }
 

@@ -52,7 +52,18 @@ export interface FlowVerdicts {
   readonly pending: PipelineVerdict
   /** Rule fields that cannot be observed at L3/L4 and were treated as not matching (e.g. `http`). */
   readonly unobservable: readonly string[]
+  /**
+   * Which ends' verdicts deny, as ENFORCED_SRC_DENIES … PENDING_DST_DENIES bits (an end not evaluated allows):
+   * the flow-log aggregator keys each end's report by it without reading the trace's deciding hit — an object
+   * somewhere in the heap, a cache miss per report.
+   */
+  readonly endDenies: number
 }
+
+export const ENFORCED_SRC_DENIES = 1
+export const ENFORCED_DST_DENIES = 2
+export const PENDING_SRC_DENIES = 4
+export const PENDING_DST_DENIES = 8
 
 /** Goldmane's trigger form of a policy reference. */
 export function triggerOf (ref: PolicyRef): PolicyTrigger {
