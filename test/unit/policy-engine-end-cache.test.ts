@@ -150,3 +150,24 @@ test('end cache: what rules read of either end is in the key (named ports, nets,
   assert.deepEqual(mismatches(e, [...flows].reverse()), [])
   assert.ok(e.stats().endCacheHits > 0)
 })
+
+test('end cache: an endpoint given at its second address is not mistaken for the endpoint at its first', () => {
+  // Every plan here is cacheable, so ends given as endpoints take the fast path — which remembers classes for an
+  // endpoint at its first address and must leave any other address to the general path.
+  const cluster = new TestCluster([
+    namespace('a', {}),
+    pod('a', 'client', '10.0.0.1', { labels: { app: 'client' } }),
+    pod('a', 'web', '10.0.0.2', { labels: { app: 'web' } }),
+    pod('a', 'multi', '10.0.0.5', { labels: { app: 'client' }, ips: ['10.0.1.5'] }),
+    gnp('egress-source', { order: 20, selector: "app == 'client'", types: ['Egress'], egress: [{ action: 'Deny', source: { nets: ['10.0.1.0/24'] } }, { action: 'Allow' }] }),
+    gnp('ingress-source', { order: 30, selector: "app == 'web'", types: ['Ingress'], ingress: [{ action: 'Deny', source: { nets: ['10.0.1.0/24'] } }, { action: 'Allow' }] })
+  ], { verdictCacheSize: 0 })
+  const multi = cluster.directory.workload('a', 'multi')
+  assert.ok(multi !== undefined)
+  const base = cluster.flowInput('a/client', 'a/web', { port: 80 })
+  const at = (address: string): FlowInput => ({ ...base, src: { ...base.src, ip: ip(address), endpoint: multi } })
+  const flows = [at('10.0.0.5'), at('10.0.1.5'), at('10.0.0.5'), at('10.0.1.5')]
+  assert.deepEqual(mismatches(cluster.engine, flows), [])
+  assert.equal(cluster.engine.evaluate(at('10.0.1.5')).enforced.action, 'Deny', 'the second address is in the denied range')
+  assert.equal(cluster.engine.evaluate(at('10.0.0.5')).enforced.action, 'Allow')
+})

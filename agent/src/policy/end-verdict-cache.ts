@@ -12,6 +12,7 @@
 // text key. Plans whose rules read services are not cached (a service rule reads the endpoint itself). Memory is
 // bounded by entries and end classes together: past the bound everything starts over (counted as evictions).
 import { IntKeyIndex } from '../collections/int-key-table.js'
+import { doubled } from '../collections/typed-arrays.js'
 import type { CompiledPolicy } from './compile-policy.js'
 import type { EntityAtom, EndReads, IpAtom } from './compile-rule.js'
 import type { Entity, PolicyEndpoint } from './endpoint-model.js'
@@ -27,7 +28,7 @@ export interface TierPlan { readonly tier: TierInfo, readonly policies: readonly
  * What a plan's rules read of one end (local or peer), and the classes of ends seen so far. Plans that read the
  * same are given the same EndKey, so an entity's class is found once for all of them.
  */
-class EndKey {
+export class EndKey {
   /** Class token by numeric observation code, and by observation text when the code does not fit. */
   byCode = new Map<number, number>()
   byText = new Map<string, number>()
@@ -61,9 +62,6 @@ const NO_NAMESPACES: ReadonlySet<string> = new Set()
 export interface CachedEnd {
   readonly verdict: EndpointVerdict
   readonly unobservable: readonly string[]
-  /** The verdict's action is Deny, and its hits: copied here so a hit reads this object only. */
-  readonly denies: boolean
-  readonly hits: readonly PolicyHit[]
 }
 
 /** What the rules of a plan read of one end, collected. */
@@ -105,6 +103,9 @@ const CODE_NAMED_PORTS_BITS = 8
 const CODE_NAMED_PORTS = 1 << CODE_NAMED_PORTS_BITS
 const CODE_IP_ATOMS = 4
 const NONE: readonly string[] = Object.freeze([])
+/** EndVerdictCache.entryBitsOf: the entry's verdict denies; the entry met unobservable rule fields. */
+export const ENTRY_DENIES = 1
+export const ENTRY_UNOBSERVABLE = 2
 const UNKNOWN = 0
 const NO = 1
 const YES = 2
@@ -153,6 +154,15 @@ export class EndVerdictCache {
    */
   private canonicalEntries = new Map<string, number>()
   private entryList: CachedEnd[] = []
+  /**
+   * Per entry number, what the fast path reads of an entry, beside the objects: ENTRY_DENIES and
+   * ENTRY_UNOBSERVABLE bits, and the verdict's hits (a reference copied, the array itself not read).
+   */
+  private entryBits = new Uint8Array(256)
+  private entryHits: Array<readonly PolicyHit[]> = []
+  /** Per plan index: whether the plan is cacheable (1) and its peer key — without reading the plan object. */
+  private planCacheable = new Uint8Array(256)
+  private planPeers: EndKey[] = []
   /** The key of the last `get` (numeric or text), for `store`. */
   private lastEnds = -1
   private lastFields = -1
@@ -190,6 +200,7 @@ export class EndVerdictCache {
     }
     this.plans = new Map()
     this.planList = []
+    this.planPeers = []
     this.endKeys = new Map()
     this.setDirectory(entityCount)
   }
@@ -213,6 +224,7 @@ export class EndVerdictCache {
     this.canonical = new Map()
     this.canonicalEntries = new Map()
     this.entryList = []
+    this.entryHits = []
     // Emptied at the bound, the table fills up to it again: keep its slots then (zeroing beats regrowing).
     this.table.clear(evicted)
     this.generation++
@@ -247,6 +259,9 @@ export class EndVerdictCache {
       plan = new EndPlan(this.planList.length, tiers, direction, this.endKey(local, true), this.endKey(peer, false), cacheable)
       this.plans.set(key, plan)
       this.planList.push(plan)
+      if (plan.index >= this.planCacheable.length) this.planCacheable = doubled(this.planCacheable)
+      this.planCacheable[plan.index] = cacheable ? 1 : 0
+      this.planPeers.push(plan.peer)
     }
     return plan
   }
@@ -334,8 +349,11 @@ export class EndVerdictCache {
     let number = this.canonicalEntries.get(entryText)
     if (number === undefined) {
       number = this.entryList.length
-      this.entryList.push({ verdict, unobservable: unobservable.length === 0 ? NONE : unobservable, denies: verdict.action === 'Deny', hits: verdict.hits })
+      this.entryList.push({ verdict, unobservable: unobservable.length === 0 ? NONE : unobservable })
       this.canonicalEntries.set(entryText, number)
+      if (number >= this.entryBits.length) this.entryBits = doubled(this.entryBits)
+      this.entryBits[number] = (verdict.action === 'Deny' ? ENTRY_DENIES : 0) | (unobservable.length > 0 ? ENTRY_UNOBSERVABLE : 0)
+      this.entryHits.push(verdict.hits)
     }
     return number
   }
@@ -378,21 +396,36 @@ export class EndVerdictCache {
     return token
   }
 
-  /** The cached entry of a plan for (local class, peer class, flow fields: flowFieldsOf), or undefined. */
-  find (plan: EndPlan, localClass: number, peerClass: number, fields: number): CachedEnd | undefined {
-    const i = this.table.find(plan.index, localClass * MAX_CLASSES + peerClass, fields)
-    return i < 0 ? undefined : this.entryList[i]
+  /**
+   * The number of the cached entry of plan `planIndex` for (local class, peer class, flow fields: flowFieldsOf),
+   * or -1. Entry numbers are the canonical entries' (equal numbers ⇔ equal entries) until `generation` changes.
+   */
+  find (planIndex: number, localClass: number, peerClass: number, fields: number): number {
+    return this.table.find(planIndex, localClass * MAX_CLASSES + peerClass, fields)
   }
 
-  /** Files a computed verdict under (plan, local class, peer class, fields); returns the canonical entry filed. */
-  storeFound (plan: EndPlan, localClass: number, peerClass: number, fields: number, computed: EndpointVerdict, unobservable: readonly string[]): CachedEnd {
+  /** Files a computed verdict under (plan, local class, peer class, fields); returns its canonical entry's number. */
+  storeFound (plan: EndPlan, localClass: number, peerClass: number, fields: number, computed: EndpointVerdict, unobservable: readonly string[]): number {
     const number = this.canonicalEntry(computed, unobservable)
     if (this.table.insert(plan.index, localClass * MAX_CLASSES + peerClass, fields, number) < 0) {
       this.counters.entries++
       this.size++
     }
-    return this.entryList[number] as CachedEnd
+    return number
   }
+
+  /** The canonical entry numbered `number`. */
+  entryAt (number: number): CachedEnd { return this.entryList[number] as CachedEnd }
+  /** ENTRY_DENIES | ENTRY_UNOBSERVABLE of entry `number`. */
+  entryBitsOf (number: number): number { return this.entryBits[number] as number }
+  /** The hits of entry `number`'s verdict. */
+  entryHitsOf (number: number): readonly PolicyHit[] { return this.entryHits[number] as readonly PolicyHit[] }
+  /** Whether plan `planIndex` is cacheable, and its peer key, from arrays by plan index. */
+  planIsCacheable (planIndex: number): boolean { return this.planCacheable[planIndex] === 1 }
+  planPeer (planIndex: number): EndKey { return this.planPeers[planIndex] as EndKey }
+
+  /** Changes whenever entries and classes are dropped: entry numbers and class tokens of another generation mean nothing now. */
+  get entriesGeneration (): number { return this.generation }
 
   private resetPlan (plan: EndPlan): void {
     plan.textEntries = new Map()

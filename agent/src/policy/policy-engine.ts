@@ -15,7 +15,7 @@ import type { FlowEndInput, FlowFacts, FlowInput, FlowSide } from './flow-facts.
 import type { IpAddress } from './ip-address.js'
 import { compilePolicy, comparePolicies, type CompiledPolicy } from './compile-policy.js'
 import type { RuleCompileContext } from './compile-rule.js'
-import { EndVerdictCache, flowFieldsOf, type CachedEnd, type EndPlan, type TierPlan } from './end-verdict-cache.js'
+import { ENTRY_DENIES, ENTRY_UNOBSERVABLE, EndVerdictCache, flowFieldsOf, type EndPlan, type TierPlan } from './end-verdict-cache.js'
 import { type NormalizedPolicy, policyIdentity } from './normalized-policy.js'
 import { ENFORCED_DST_DENIES, ENFORCED_SRC_DENIES, PENDING_DST_DENIES, PENDING_SRC_DENIES, triggerOf, type EndpointVerdict, type FlowVerdicts, type PipelineVerdict, type PolicyHit } from './policy-hit.js'
 import type { Tier } from './resources.js'
@@ -164,11 +164,17 @@ interface PlanPair {
 }
 
 const NO_HITS: readonly PolicyHit[] = Object.freeze([])
-/** Words per endpoint in PolicyEngine.planRows. */
-const PLAN_ROW = 4
-/** PolicyEngine.plainAddress values besides an IPv4 address + 1 (0: not yet known). */
-const NOT_PLAIN = -1
-const PLAIN_IPV6 = -2
+/** PolicyEngine.endRows: words per endpoint, and what they hold (see there). */
+const ROW_WORDS = 16
+const ROW_STATE = 0
+const ROW_IPV4 = 1
+const ROW_PLANS = 2
+const ROW_CLASSES = 6
+const ROW_CLASS_GENERATION = 10
+/** ROW_STATE values (0: not yet known). */
+const PLAIN_IPV4 = 4
+const PLAIN_IPV6 = 6
+const NOT_PLAIN = 1
 const NO_ENTITIES: readonly Entity[] = Object.freeze([])
 const NO_UNOBSERVABLE: readonly string[] = Object.freeze([])
 
@@ -238,17 +244,12 @@ export class PolicyEngine {
   private usesSourcePorts = false
   private planPairs: Array<PlanPair | undefined> = []
   /**
-   * Per endpoint id, PLAN_ROW words: the indexes + 1 (0: not yet known) of its shared plans — enforced egress,
-   * pending egress, enforced ingress, pending ingress (EndVerdictCache.planAt). The fast path's way to an
-   * endpoint's plans: one cache line, where planPair/endPlans chase three objects.
+   * The fast path's row per endpoint id, ROW_WORDS words (one cache line): whether an end at the endpoint's first
+   * address is plain (ROW_STATE, ROW_IPV4), the indexes + 1 of its shared plans (ROW_PLANS: enforced egress,
+   * pending egress, enforced ingress, pending ingress; 0 not yet known) and its class + 1 under each plan's local
+   * key (ROW_CLASSES), valid for the per-end cache's generation + 1 in ROW_CLASS_GENERATION.
    */
-  private planRows = new Int32Array(0)
-  /**
-   * Per endpoint id, whether an end at its first address is plain (that address its own and in no network set):
-   * 0 not yet known, NOT_PLAIN, PLAIN_IPV6, or the IPv4 address + 1 — compared with the end's address without
-   * reading the endpoint's address objects (each a cache miss on the per-flow path).
-   */
-  private plainAddress = new Float64Array(0)
+  private endRows = new Int32Array(0)
   private readonly counters: PolicyEngineStats = { policiesCompiled: 0, policiesReused: 0, verdictCacheHits: 0, verdictCacheMisses: 0, verdictCacheEvictions: 0, endCacheHits: 0, endCacheMisses: 0, endCacheEvictions: 0, endCacheEntries: 0, selectors: 0 }
 
   constructor (directory: EndpointDirectory, options: PolicyEngineOptions = {}) {
@@ -256,8 +257,7 @@ export class PolicyEngine {
     this.verdictCache = new VerdictCache(options.verdictCacheSize ?? 1 << 20)
     this.ends = new EndVerdictCache(options.endVerdictCacheSize ?? 1 << 20)
     this.directory = directory
-    this.plainAddress = new Float64Array(directory.entityCount)
-    this.planRows = new Int32Array(directory.entityCount * PLAN_ROW)
+    this.endRows = new Int32Array(directory.entityCount * ROW_WORDS)
     this.matchers.reset(directory.entityCount)
     this.ctx = { matchers: this.matchers, directory: () => this.directory }
   }
@@ -290,7 +290,7 @@ export class PolicyEngine {
     this.pending = new Pipeline(this.tiers, this.pendingSet(compiled))
     this.ends.setPolicies(compiled, this.directory.entityCount)
     this.planPairs = []
-    this.planRows = new Int32Array(this.directory.entityCount * PLAN_ROW)
+    this.endRows = new Int32Array(this.directory.entityCount * ROW_WORDS)
     this.verdictCache.clear()
   }
 
@@ -312,8 +312,7 @@ export class PolicyEngine {
     this.pending.clearPlans()
     this.ends.setDirectory(directory.entityCount)
     this.planPairs = []
-    this.planRows = new Int32Array(directory.entityCount * PLAN_ROW)
-    this.plainAddress = new Float64Array(directory.entityCount)
+    this.endRows = new Int32Array(directory.entityCount * ROW_WORDS)
     this.verdictCache.clear()
   }
 
@@ -423,135 +422,156 @@ export class PolicyEngine {
   /**
    * The per-end cache's fast path, for the common flow: both ends are endpoints at their own first address (in no
    * network set), no ICMP fields, no source-port-dependent rules, every plan cacheable. The same verdicts as the
-   * general path (same classes, same entries), without building the flow's facts unless an entry is missing:
-   * plans from the endpoint's plan row, classes by entity id, entries from the cache's one table. Undefined when
-   * the flow is not such a flow (the general path then evaluates it).
+   * general path (same classes, same entries), without building the flow's facts unless an entry is missing.
+   * Everything per flow is read from arrays by number, not objects: each end's row (endRows: address check, plan
+   * indexes, local classes), the peer's class by entity id, the entry number from the cache's one table, the
+   * entry's bits and hits by number. (Each object read here was a cache miss: endpoints, addresses, plans and
+   * entries are spread over the heap and the flow tables between two new flows evict them.) Undefined when the
+   * flow is not such a flow (the general path then evaluates it).
    */
   private evaluatePlainEnds (flow: FlowInput, ends: EvaluatedEnds): FlowVerdicts | undefined {
     if (flow.icmpType !== undefined || flow.icmpCode !== undefined || (this.usesSourcePorts && flow.src.port !== undefined)) return undefined
-    const src = this.plainEndpoint(flow.src)
-    if (src === undefined) return undefined
-    const version = this.plainVersion
-    const dst = this.plainEndpoint(flow.dst)
-    if (dst === undefined || this.plainVersion !== version) return undefined
-    const fields = flowFieldsOf(flow.protocol, flow.dst.port, version)
-    if (fields === undefined || !this.ends.reserve()) return undefined
-    const lookups = this.lookups
+    const srcRow = this.plainRow(flow.src)
+    if (srcRow < 0) return undefined
+    const dstRow = this.plainRow(flow.dst)
+    if (dstRow < 0) return undefined
+    const rows = this.endRows
+    const version = rows[srcRow + ROW_STATE]
+    if (rows[dstRow + ROW_STATE] !== version) return undefined
+    const fields = flowFieldsOf(flow.protocol, flow.dst.port, version === PLAIN_IPV4 ? 4 : 6)
+    const cache = this.ends
+    if (fields === undefined || !cache.reserve()) return undefined
+    const src = flow.src.endpoint as PolicyEndpoint
+    const dst = flow.dst.endpoint as PolicyEndpoint
+    // Up to four lookups: source egress (enforced, then pending if its plan differs), destination ingress (same).
     let n = 0
     if (ends !== 'dst') {
-      const row = this.planRow(src) * PLAN_ROW
-      const rows = this.planRows
-      n = this.addLookup(n, rows[row] as number, src, dst)
+      n = this.addLookup(n, srcRow, 0, src, dst)
+      if (n >= 0 && rows[srcRow + ROW_PLANS + 1] !== rows[srcRow + ROW_PLANS]) n = this.addLookup(n, srcRow, 1, src, dst)
       if (n < 0) return undefined
-      if (rows[row + 1] !== rows[row]) { n = this.addLookup(n, rows[row + 1] as number, src, dst); if (n < 0) return undefined }
     }
     const dstFirst = n
     if (ends !== 'src') {
-      const row = this.planRow(dst) * PLAN_ROW
-      const rows = this.planRows
-      n = this.addLookup(n, rows[row + 2] as number, dst, src)
+      n = this.addLookup(n, dstRow, 2, dst, src)
+      if (n >= 0 && rows[dstRow + ROW_PLANS + 3] !== rows[dstRow + ROW_PLANS + 2]) n = this.addLookup(n, dstRow, 3, dst, src)
       if (n < 0) return undefined
-      if (rows[row + 3] !== rows[row + 2]) { n = this.addLookup(n, rows[row + 3] as number, dst, src); if (n < 0) return undefined }
     }
     // Every class is known: look the entries up, evaluating (once, on the facts built then) what is missing.
-    let facts: FlowFacts | undefined
-    let unobservable: string[] | undefined
+    const lookups = this.lookups
     const found = this.found
+    let facts: FlowFacts | undefined
     for (let i = 0; i < n; i++) {
-      const plan = lookups.plans[i] as EndPlan
-      const local = lookups.classes[2 * i] as number
-      const peer = lookups.classes[2 * i + 1] as number
-      let entry = this.ends.find(plan, local, peer, fields)
-      if (entry !== undefined) this.ends.counters.hits++
+      const plan = lookups[3 * i] as number
+      const local = lookups[3 * i + 1] as number
+      const peer = lookups[3 * i + 2] as number
+      let entry = cache.find(plan, local, peer, fields)
+      if (entry >= 0) cache.counters.hits++
       else {
-        this.ends.counters.misses++
+        cache.counters.misses++
         facts ??= this.factsOf(flow)
         const own: string[] = []
-        const endpoint = i < dstFirst ? src : dst
-        entry = this.ends.storeFound(plan, local, peer, fields, evaluateEndpoint(plan.tiers, plan.direction, facts, endpoint, own), own)
+        const endPlan = cache.planAt(plan)
+        entry = cache.storeFound(endPlan, local, peer, fields, evaluateEndpoint(endPlan.tiers, endPlan.direction, facts, i < dstFirst ? src : dst, own), own)
       }
       found[i] = entry
     }
-    // In the general path's order: source enforced, destination enforced, source pending, destination pending.
-    const srcEnforced = dstFirst > 0 ? found[0] as CachedEnd : undefined
-    const srcPending = dstFirst > 1 ? found[1] as CachedEnd : srcEnforced
-    const dstEnforced = n > dstFirst ? found[dstFirst] as CachedEnd : undefined
-    const dstPending = n > dstFirst + 1 ? found[dstFirst + 1] as CachedEnd : dstEnforced
-    for (const entry of [srcEnforced, dstEnforced, srcPending, dstPending]) {
-      const met = entry?.unobservable
-      if (met === undefined || met.length === 0) continue
-      unobservable ??= []
-      for (const u of met) if (!unobservable.includes(u)) unobservable.push(u)
+    // Entry numbers in the general path's roles (-1: that end is not evaluated).
+    const srcEnforced = dstFirst > 0 ? found[0] as number : -1
+    const srcPending = dstFirst > 1 ? found[1] as number : srcEnforced
+    const dstEnforced = n > dstFirst ? found[dstFirst] as number : -1
+    const dstPending = n > dstFirst + 1 ? found[dstFirst + 1] as number : dstEnforced
+    const bits = (e: number): number => e < 0 ? 0 : cache.entryBitsOf(e)
+    const hits = (e: number): readonly PolicyHit[] => e < 0 ? NO_HITS : cache.entryHitsOf(e)
+    const se = bits(srcEnforced)
+    const de = bits(dstEnforced)
+    const sp = bits(srcPending)
+    const dp = bits(dstPending)
+    let unobservable: string[] | undefined
+    if (((se | de | sp | dp) & ENTRY_UNOBSERVABLE) !== 0) {
+      // In the general path's order: source enforced, destination enforced, source pending, destination pending.
+      unobservable = []
+      for (const e of [srcEnforced, dstEnforced, srcPending, dstPending]) {
+        if (e < 0) continue
+        for (const u of cache.entryAt(e).unobservable) if (!unobservable.includes(u)) unobservable.push(u)
+      }
     }
-    for (let i = 0; i < n; i++) found[i] = undefined
     return {
-      enforced: combineEntries(srcEnforced, dstEnforced),
-      pending: combineEntries(srcPending, dstPending),
+      enforced: { action: ((se | de) & ENTRY_DENIES) !== 0 ? 'Deny' : 'Allow', src: hits(srcEnforced), dst: hits(dstEnforced) },
+      pending: { action: ((sp | dp) & ENTRY_DENIES) !== 0 ? 'Deny' : 'Allow', src: hits(srcPending), dst: hits(dstPending) },
       unobservable: unobservable ?? NO_UNOBSERVABLE,
-      endDenies: (srcEnforced?.denies === true ? ENFORCED_SRC_DENIES : 0) | (dstEnforced?.denies === true ? ENFORCED_DST_DENIES : 0) |
-        (srcPending?.denies === true ? PENDING_SRC_DENIES : 0) | (dstPending?.denies === true ? PENDING_DST_DENIES : 0)
+      endDenies: ((se & ENTRY_DENIES) !== 0 ? ENFORCED_SRC_DENIES : 0) | ((de & ENTRY_DENIES) !== 0 ? ENFORCED_DST_DENIES : 0) |
+        ((sp & ENTRY_DENIES) !== 0 ? PENDING_SRC_DENIES : 0) | ((dp & ENTRY_DENIES) !== 0 ? PENDING_DST_DENIES : 0)
     }
   }
 
-  /** Scratch of evaluatePlainEnds: up to four (plan, local class, peer class) lookups, and their entries. */
-  private readonly lookups = { plans: new Array<EndPlan | undefined>(4).fill(undefined), classes: new Int32Array(8) }
-  private readonly found = new Array<CachedEnd | undefined>(4).fill(undefined)
+  /** Scratch of evaluatePlainEnds: up to four lookups as (plan index, local class, peer class), and their entries. */
+  private readonly lookups = new Int32Array(12)
+  private readonly found = new Int32Array(4)
 
-  /** Files lookup `n` (plan index + 1 from a plan row; local and peer ends) and returns n + 1, or -1 when it cannot be cached. */
-  private addLookup (n: number, planIndexPlusOne: number, local: PolicyEndpoint, peer: PolicyEndpoint): number {
-    const plan = this.ends.planAt(planIndexPlusOne - 1)
-    if (!plan.cacheable) return -1
-    const localClass = this.ends.endpointClass(plan.local, local, true)
-    const peerClass = localClass === undefined ? undefined : this.ends.endpointClass(plan.peer, peer, false)
-    if (localClass === undefined || peerClass === undefined) return -1
-    this.lookups.plans[n] = plan
-    this.lookups.classes[2 * n] = localClass
-    this.lookups.classes[2 * n + 1] = peerClass
+  /**
+   * Files lookup `n` — the local end's row and which of its plans (0–3, as in ROW_PLANS), the peer — and returns
+   * n + 1, or -1 when it cannot be cached (a plan reading services, a class bound reached).
+   */
+  private addLookup (n: number, row: number, which: number, local: PolicyEndpoint, peer: PolicyEndpoint): number {
+    const rows = this.endRows
+    const cache = this.ends
+    let planPlusOne = rows[row + ROW_PLANS + which] as number
+    if (planPlusOne === 0) {
+      const plans = this.endPlans(this.planPair(local))
+      rows[row + ROW_PLANS] = plans.enforcedEgress.index + 1
+      rows[row + ROW_PLANS + 1] = plans.pendingEgress.index + 1
+      rows[row + ROW_PLANS + 2] = plans.enforcedIngress.index + 1
+      rows[row + ROW_PLANS + 3] = plans.pendingIngress.index + 1
+      planPlusOne = rows[row + ROW_PLANS + which] as number
+    }
+    const plan = planPlusOne - 1
+    if (!cache.planIsCacheable(plan)) return -1
+    // The local end's class for this plan, remembered in its row for the cache's generation.
+    const generation = cache.entriesGeneration + 1
+    if (rows[row + ROW_CLASS_GENERATION] !== generation) {
+      rows.fill(0, row + ROW_CLASSES, row + ROW_CLASSES + 4)
+      rows[row + ROW_CLASS_GENERATION] = generation
+    }
+    let localClass = (rows[row + ROW_CLASSES + which] as number) - 1
+    if (localClass < 0) {
+      const token = cache.endpointClass(cache.planAt(plan).local, local, true)
+      if (token === undefined) return -1
+      localClass = token
+      rows[row + ROW_CLASSES + which] = token + 1
+    }
+    const peerClass = cache.endpointClass(cache.planPeer(plan), peer, false)
+    if (peerClass === undefined) return -1
+    const lookups = this.lookups
+    lookups[3 * n] = plan
+    lookups[3 * n + 1] = localClass
+    lookups[3 * n + 2] = peerClass
     return n + 1
   }
 
   /**
-   * The endpoint of an end given as an endpoint at its own first address, in no network set (else undefined),
-   * and the flow's IP version so far in `plainVersion`.
+   * The offset of an end's row in endRows when the end is an endpoint at its own first address, in no network
+   * set (what side() would list for it is then exactly the endpoint, so classes by entity id hold); else -1.
    */
-  private plainEndpoint (end: FlowEndInput): PolicyEndpoint | undefined {
+  private plainRow (end: FlowEndInput): number {
     const endpoint = end.endpoint
-    if (endpoint === undefined || endpoint.id >= this.plainAddress.length) return undefined
-    let plain = this.plainAddress[endpoint.id] as number
-    if (plain === 0) {
-      // What side() would list for the first address: exactly the endpoint, so classes by entity id hold.
+    if (endpoint === undefined) return -1
+    const row = endpoint.id * ROW_WORDS
+    if (row >= this.endRows.length) return -1
+    const rows = this.endRows
+    let state = rows[row + ROW_STATE] as number
+    if (state === 0) {
       const first = endpoint.ips[0]
       const entities = first === undefined ? [] : this.directory.entitiesForIp(first)
-      plain = first === undefined || entities.length !== 1 || entities[0] !== endpoint ? NOT_PLAIN : first.version === 4 ? first.value + 1 : PLAIN_IPV6
-      this.plainAddress[endpoint.id] = plain
+      state = first === undefined || entities.length !== 1 || entities[0] !== endpoint ? NOT_PLAIN : first.version === 4 ? PLAIN_IPV4 : PLAIN_IPV6
+      rows[row + ROW_STATE] = state
+      if (state === PLAIN_IPV4) rows[row + ROW_IPV4] = (first as IpAddress).value as number | 0
     }
-    if (plain === NOT_PLAIN) return undefined
+    if (state === NOT_PLAIN) return -1
     const ip = end.ip
-    if (plain === PLAIN_IPV6) {
-      const first = endpoint.ips[0] as IpAddress
-      if (ip !== undefined && (ip.version !== 6 || ip.value !== first.value)) return undefined
-      this.plainVersion = 6
-    } else {
-      if (ip !== undefined && (ip.version !== 4 || ip.value + 1 !== plain)) return undefined
-      this.plainVersion = 4
-    }
-    return endpoint
-  }
-
-  /** The IP version plainEndpoint found last. */
-  private plainVersion: 4 | 6 = 4
-
-  /** The endpoint's row in planRows (filled on first use). */
-  private planRow (endpoint: PolicyEndpoint): number {
-    const row = endpoint.id * PLAN_ROW
-    if (this.planRows[row] === 0) {
-      const plans = this.endPlans(this.planPair(endpoint))
-      this.planRows[row] = plans.enforcedEgress.index + 1
-      this.planRows[row + 1] = plans.pendingEgress.index + 1
-      this.planRows[row + 2] = plans.enforcedIngress.index + 1
-      this.planRows[row + 3] = plans.pendingIngress.index + 1
-    }
-    return endpoint.id
+    if (ip === undefined) return row
+    if (state === PLAIN_IPV4) return ip.version === 4 && (ip.value | 0) === rows[row + ROW_IPV4] ? row : -1
+    const first = endpoint.ips[0] as IpAddress
+    return ip.version === 6 && ip.value === first.value ? row : -1
   }
 
   /** One end's verdict through the per-end cache; unobservable fields met are merged as a fresh evaluation would. */
@@ -597,11 +617,6 @@ export class PolicyEngine {
     }
     return ends
   }
-}
-
-/** combine, from cached entries. */
-function combineEntries (src: CachedEnd | undefined, dst: CachedEnd | undefined): PipelineVerdict {
-  return { action: src?.denies === true || dst?.denies === true ? 'Deny' : 'Allow', src: src?.hits ?? NO_HITS, dst: dst?.hits ?? NO_HITS }
 }
 
 /** A pipeline verdict from the two ends' verdicts: allowed only when both allow. */
