@@ -1,7 +1,8 @@
-// A hash table from three 32-bit integers to a value, with the keys in one typed array (open addressing, linear
-// probing): a lookup reads one or two cache lines of contiguous memory instead of chasing a Map's entries and
-// the objects behind them. Only insert, overwrite and clear-all — what a cache that starts over at its bound
-// needs. The flow-log aggregator finds flow shapes with it on every new flow.
+// Hash tables from three 32-bit integers, with the keys in one typed array (open addressing, linear probing): a
+// lookup reads one or two cache lines of contiguous memory instead of chasing a Map's entries and the objects
+// behind them. Only insert, overwrite and clear-all — what a cache that starts over at its bound needs.
+// IntKeyIndex holds a small integer in the slot itself (the policy engine's per-end verdict cache: canonical entry
+// numbers); IntKeyTable any value, by index (the flow-log aggregator's flow shapes, on every new flow).
 
 const INITIAL_SLOTS = 1 << 12
 /** Words per slot: the three key words and the value + 1 (0: empty). */
