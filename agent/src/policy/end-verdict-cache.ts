@@ -129,9 +129,9 @@ export class EndVerdictCache {
   private planList: EndPlan[] = []
   /**
    * Every plan's numeric entries in one table: (plan index, local × peer class, flow fields) → canonical entry
-   * number (`entryList`), held in the slot — a hit reads one cache line of the table and one of a few thousand
-   * hot entry objects. (One table per plan cost a cache miss for the plan's table, one for its value array and
-   * one for the entry object, per lookup.)
+   * number (`entryList`), held in the slot — a hit reads one cache line of the table, then the entry's bits and
+   * hits by number (the fast path) or one of a few thousand entry objects (the general path). One table per plan
+   * cost a cache miss for the plan's table, one for its value array and one for the entry object, per lookup.
    */
   private readonly table = new IntKeyIndex(1 << 16)
   private endKeys = new Map<string, EndKey>()
@@ -398,7 +398,7 @@ export class EndVerdictCache {
 
   /**
    * The number of the cached entry of plan `planIndex` for (local class, peer class, flow fields: flowFieldsOf),
-   * or -1. Entry numbers are the canonical entries' (equal numbers ⇔ equal entries) until `generation` changes.
+   * or -1. Entry numbers are the canonical entries' (equal numbers ⇔ equal entries) until entriesGeneration changes.
    */
   find (planIndex: number, localClass: number, peerClass: number, fields: number): number {
     return this.table.find(planIndex, localClass * MAX_CLASSES + peerClass, fields)

@@ -244,7 +244,7 @@ export class PolicyEngine {
   private usesSourcePorts = false
   private planPairs: Array<PlanPair | undefined> = []
   /**
-   * The fast path's row per endpoint id, ROW_WORDS words (one cache line): whether an end at the endpoint's first
+   * The fast path's row per endpoint id, ROW_WORDS words (64 bytes, read together): whether an end at the endpoint's first
    * address is plain (ROW_STATE, ROW_IPV4), the indexes + 1 of its shared plans (ROW_PLANS: enforced egress,
    * pending egress, enforced ingress, pending ingress; 0 not yet known) and its class + 1 under each plan's local
    * key (ROW_CLASSES), valid for the per-end cache's generation + 1 in ROW_CLASS_GENERATION.
@@ -564,7 +564,7 @@ export class PolicyEngine {
       const entities = first === undefined ? [] : this.directory.entitiesForIp(first)
       state = first === undefined || entities.length !== 1 || entities[0] !== endpoint ? NOT_PLAIN : first.version === 4 ? PLAIN_IPV4 : PLAIN_IPV6
       rows[row + ROW_STATE] = state
-      if (state === PLAIN_IPV4) rows[row + ROW_IPV4] = (first as IpAddress).value as number | 0
+      if (state === PLAIN_IPV4) rows[row + ROW_IPV4] = ((first as IpAddress).value as number) | 0
     }
     if (state === NOT_PLAIN) return -1
     const ip = end.ip
