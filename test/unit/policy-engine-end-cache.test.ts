@@ -171,3 +171,24 @@ test('end cache: an endpoint given at its second address is not mistaken for the
   assert.equal(cluster.engine.evaluate(at('10.0.1.5')).enforced.action, 'Deny', 'the second address is in the denied range')
   assert.equal(cluster.engine.evaluate(at('10.0.0.5')).enforced.action, 'Allow')
 })
+
+test('end cache: IPv6 endpoints, given as endpoints, with and without their address, get a fresh evaluation\'s verdicts', () => {
+  const cluster = new TestCluster([
+    namespace('a', {}),
+    pod('a', 'client', 'fd00::1', { labels: { app: 'client' } }),
+    pod('a', 'web', 'fd00::2', { labels: { app: 'web' } }),
+    pod('a', 'multi', 'fd00::5', { labels: { app: 'client' }, ips: ['fd00:1::5'] }),
+    gnp('egress-source', { order: 20, selector: "app == 'client'", types: ['Egress'], egress: [{ action: 'Deny', source: { nets: ['fd00:1::/64'] } }, { action: 'Allow' }] }),
+    gnp('ingress-web', { order: 30, selector: "app == 'web'", types: ['Ingress'], ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: [80] } }] })
+  ], { verdictCacheSize: 0 })
+  const multi = cluster.directory.workload('a', 'multi')
+  assert.ok(multi !== undefined)
+  const flows: FlowInput[] = []
+  for (const port of [80, 443]) {
+    const f = cluster.flowInput('a/client', 'a/web', { port })
+    flows.push(f, { ...f, src: { endpoint: f.src.endpoint }, dst: { endpoint: f.dst.endpoint, port } })
+    for (const address of ['fd00::5', 'fd00:1::5']) flows.push({ ...f, src: { ...f.src, ip: ip(address), endpoint: multi } })
+  }
+  assert.deepEqual(mismatches(cluster.engine, [...flows, ...flows]), [])
+  assert.deepEqual(flows.map(f => cluster.engine.evaluate(f).enforced.action), ['Allow', 'Allow', 'Allow', 'Deny', 'Deny', 'Deny', 'Deny', 'Deny'])
+})
