@@ -480,12 +480,10 @@ export class PolicyEngine {
     const srcPending = dstFirst > 1 ? found[1] as number : srcEnforced
     const dstEnforced = n > dstFirst ? found[dstFirst] as number : -1
     const dstPending = n > dstFirst + 1 ? found[dstFirst + 1] as number : dstEnforced
-    const bits = (e: number): number => e < 0 ? 0 : cache.entryBitsOf(e)
-    const hits = (e: number): readonly PolicyHit[] => e < 0 ? NO_HITS : cache.entryHitsOf(e)
-    const se = bits(srcEnforced)
-    const de = bits(dstEnforced)
-    const sp = bits(srcPending)
-    const dp = bits(dstPending)
+    const se = entryBits(cache, srcEnforced)
+    const de = entryBits(cache, dstEnforced)
+    const sp = entryBits(cache, srcPending)
+    const dp = entryBits(cache, dstPending)
     let unobservable: string[] | undefined
     if (((se | de | sp | dp) & ENTRY_UNOBSERVABLE) !== 0) {
       // In the general path's order: source enforced, destination enforced, source pending, destination pending.
@@ -496,8 +494,8 @@ export class PolicyEngine {
       }
     }
     return {
-      enforced: { action: ((se | de) & ENTRY_DENIES) !== 0 ? 'Deny' : 'Allow', src: hits(srcEnforced), dst: hits(dstEnforced) },
-      pending: { action: ((sp | dp) & ENTRY_DENIES) !== 0 ? 'Deny' : 'Allow', src: hits(srcPending), dst: hits(dstPending) },
+      enforced: { action: ((se | de) & ENTRY_DENIES) !== 0 ? 'Deny' : 'Allow', src: entryHits(cache, srcEnforced), dst: entryHits(cache, dstEnforced) },
+      pending: { action: ((sp | dp) & ENTRY_DENIES) !== 0 ? 'Deny' : 'Allow', src: entryHits(cache, srcPending), dst: entryHits(cache, dstPending) },
       unobservable: unobservable ?? NO_UNOBSERVABLE,
       endDenies: ((se & ENTRY_DENIES) !== 0 ? ENFORCED_SRC_DENIES : 0) | ((de & ENTRY_DENIES) !== 0 ? ENFORCED_DST_DENIES : 0) |
         ((sp & ENTRY_DENIES) !== 0 ? PENDING_SRC_DENIES : 0) | ((dp & ENTRY_DENIES) !== 0 ? PENDING_DST_DENIES : 0)
@@ -617,6 +615,16 @@ export class PolicyEngine {
     }
     return ends
   }
+}
+
+/** The bits of a cached entry by number (-1, an end not evaluated: none) — no closure per flow on the fast path. */
+function entryBits (cache: EndVerdictCache, entry: number): number {
+  return entry < 0 ? 0 : cache.entryBitsOf(entry)
+}
+
+/** The hits of a cached entry by number (-1: none). */
+function entryHits (cache: EndVerdictCache, entry: number): readonly PolicyHit[] {
+  return entry < 0 ? NO_HITS : cache.entryHitsOf(entry)
 }
 
 /** A pipeline verdict from the two ends' verdicts: allowed only when both allow. */
