@@ -16,7 +16,7 @@ namespace {
 class SyntheticTap : public Tap {
  public:
   SyntheticTap(const CommonOptions& options, const SyntheticOptions& synthetic)
-      : Tap("synthetic", options, /*block_when_full=*/true), opt_(synthetic), rng_(synthetic.seed | 1) {
+      : Tap("synthetic", options, /*block_when_full=*/true), opt_(synthetic), rng_(InitialState(synthetic.seed)) {
     // Cumulative Zipf weights: endpoint k is chosen with probability proportional to 1 / (k+1)^skew.
     cdf_.resize(opt_.endpoints);
     double sum = 0;
@@ -80,6 +80,16 @@ class SyntheticTap : public Tap {
     sf_flow_record rec;
     uint32_t updates_left;
   };
+
+  // xorshift64* must not start at 0; `seed | 1` (the first version) gave seeds 2k and 2k+1 the same stream. One
+  // splitmix64 step maps every seed to its own non-zero state.
+  static uint64_t InitialState(uint64_t seed) {
+    uint64_t z = seed + 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return z != 0 ? z : 0x9E3779B97F4A7C15ull;
+  }
 
   uint64_t Next() {  // xorshift64*
     rng_ ^= rng_ >> 12;

@@ -152,6 +152,17 @@ describe('synthetic source', () => {
     assert.ok(peers.size > 100, `${peers.size} distinct peers`)
   })
 
+  test('seed: the same seed repeats the stream, every other seed (even its neighbour) draws another', async () => {
+    const shape = async (seed: number): Promise<string> => {
+      const { records, error } = await collect('synthetic:50,0', { limit: 400, endpoints: 1000, seed })
+      assert.equal(error, undefined)
+      return records.map(r => `${r.kind} ${r.srcAddr}:${r.srcPort} ${r.dstAddr}:${r.dstPort} ${r.packetsFwd}`).join('\n')
+    }
+    const streams = await Promise.all([8, 8, 9, 0, 1].map(shape))
+    assert.equal(streams[0], streams[1])
+    assert.equal(new Set(streams).size, 4, 'seeds 8, 9, 0 and 1 draw four different streams')
+  })
+
   test('rate limits', async () => {
     const t0 = performance.now()
     const { records } = await collect('synthetic:10,20000', { limit: 6000 })
