@@ -8,8 +8,11 @@
 //     · `throughput-node` (tap-evaluate-aggregate-node): what a node agent sees — 110 of the 5,000 pods
 //       (Kubernetes' default pod limit per node) run on the agent's node and every flow has one of them at one
 //       end (the synthetic source's localEndpoints), the peer anywhere in the cluster by Zipf popularity;
-//     · `throughput` (tap-evaluate-aggregate): the worst case — every pod local (replay's view), both ends of
+//     · `throughput` (tap-evaluate-aggregate): a stress case — every pod local (replay's view), both ends of
 //       every flow drawn from all 5,000 pods, so nearly every flow is a new pod pair and both ends report.
+//    The issue's target (≥ 500,000 records/s on one core) is the agent's, so it is checked on the node workload;
+//    the stress case prints its figure against that number (versusAgentTarget) without a target of its own: no
+//    agent sees every pod of a cluster as local (README, "Which workload the target applies to").
 //  - export: flow updates/s agent → aggregator over loopback gRPC through FlowExporter and the aggregator's
 //    Connect server (mapping, buffering, dedup, store); baseline: a raw grpc-js bidi stream of the same
 //    messages to a server that only answers each with a receipt.
@@ -92,6 +95,8 @@ interface Workload {
   /** The synthetic source's localEndpoints (0: both ends from every pod). */
   readonly localEndpoints: number
   readonly description: string
+  /** Whether the issue's records/s target applies (the agent's own workload). */
+  readonly hasTarget: boolean
 }
 
 function nodeWorkload (): Workload {
@@ -100,7 +105,8 @@ function nodeWorkload (): Workload {
     cluster: syntheticCluster(undefined, { node: BENCH_NODE, count: NODE_PODS }),
     allLocal: false,
     localEndpoints: NODE_PODS,
-    description: `node agent's view: ${NODE_PODS} of the pods run on the agent's node and every flow has one of them at one end (source or destination, by Zipf popularity among them), the peer any pod by Zipf ${SKEW}; only local ends report`
+    description: `node agent's view: ${NODE_PODS} of the pods run on the agent's node and every flow has one of them at one end (source or destination, by Zipf popularity among them), the peer any pod by Zipf ${SKEW}; only local ends report`,
+    hasTarget: true
   }
 }
 
@@ -110,7 +116,8 @@ function everyPodLocalWorkload (): Workload {
     cluster: syntheticCluster(),
     allLocal: true,
     localEndpoints: 0,
-    description: 'worst case: every pod local (replay\'s view), both ends of every flow drawn by Zipf popularity from all pods, so nearly every flow is a new pod pair; both ends report'
+    description: 'stress case: every pod local (replay\'s view), both ends of every flow drawn by Zipf popularity from all pods, so nearly every flow is a new pod pair; both ends report',
+    hasTarget: false
   }
 }
 
@@ -182,8 +189,9 @@ async function partThroughput (w: Workload): Promise<void> {
     // New flows whose verdicts came from the flow-shape cache; the rest the engine evaluated (per-end cache).
     verdictCacheHitRatio: stats.evaluations > 0 ? round(stats.shapeCacheHits / stats.evaluations, 4) : null,
     endCacheHitRatio: engine.endCacheHits + engine.endCacheMisses > 0 ? round(engine.endCacheHits / (engine.endCacheHits + engine.endCacheMisses), 4) : null,
-    target: `>= ${TARGET_RECORDS_PER_S}`,
-    meetsTarget: best.pipeline >= TARGET_RECORDS_PER_S
+    ...(w.hasTarget
+      ? { target: `>= ${TARGET_RECORDS_PER_S}`, meetsTarget: best.pipeline >= TARGET_RECORDS_PER_S }
+      : { target: null, versusAgentTarget: round(best.pipeline / TARGET_RECORDS_PER_S, 3) })
   })
 }
 
