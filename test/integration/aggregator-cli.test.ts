@@ -3,6 +3,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Writable, PassThrough } from 'node:stream'
 import * as grpc from '@grpc/grpc-js'
 import { startAggregator } from '../../agent/src/aggregator/aggregator-server.js'
@@ -11,6 +14,7 @@ import { flowLogToWire } from '../../agent/src/grpc/goldmane-mapping.js'
 import { createGrpcClient } from '../../agent/src/grpc/grpc-client.js'
 import { loadProtos } from '../../agent/src/grpc/load-protos.js'
 import type { CommandIo } from '../../agent/src/cli/command.js'
+import { runAggregator } from '../../agent/src/cli/commands/aggregator.js'
 import { runFlows } from '../../agent/src/cli/commands/flows.js'
 import { runNodes } from '../../agent/src/cli/commands/nodes.js'
 import { runPreview } from '../../agent/src/cli/commands/preview.js'
@@ -154,4 +158,43 @@ test('`shadowflow aggregator` runs as a process, serves, and exits 0 on SIGTERM'
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL')
   }
+})
+
+test('`shadowflow aggregator --config FILE`: the file, SHADOWFLOW_* and flags in that order; the agent\'s variables are left alone', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'shadowflow-aggregator-config-'))
+  const file = join(dir, 'aggregator.yaml')
+  // A 15 s retention: the test flows (a minute old) are refused unless a later layer lengthens it.
+  writeFileSync(file, 'listen: 127.0.0.1:0\nretention: 15s\nmetricsAddr: 127.0.0.1:0\nlogLevel: info\n')
+  // SHADOWFLOW_SOURCE is the agent's (a shared ConfigMap): not an error here.
+  const env = { SHADOWFLOW_LOG_LEVEL: 'warn', SHADOWFLOW_SOURCE: 'pcap:cali*' }
+  const storedWith = async (argv: string[], moreEnv: Record<string, string> = {}): Promise<{ stored: number, started: string }> => {
+    const io = captureIo()
+    let stored = -1
+    const code = await runAggregator(['--config', file, ...argv], io.io, async aggregator => {
+      await send(aggregator.address, FLOWS)
+      const listed = captureIo()
+      assert.equal(await runFlows(['--server', aggregator.address, '--json'], listed.io), 0)
+      stored = listed.out().trim() === '' ? 0 : listed.out().trim().split('\n').length
+    }, { ...env, ...moreEnv })
+    assert.equal(code, 0)
+    return { stored, started: io.out() }
+  }
+  const fromFile = await storedWith([])
+  assert.equal(fromFile.stored, 0, 'retention 15s from the file: minute-old flows refused')
+  assert.match(fromFile.started, /listening on 127\.0\.0\.1:\d+ \(insecure\), metrics on http:\/\/127\.0\.0\.1:\d+\/metrics/, 'metricsAddr from the file')
+  assert.equal((await storedWith([], { SHADOWFLOW_RETENTION: '10m' })).stored, FLOWS.length, 'the environment overrides the file')
+  assert.equal((await storedWith(['--retention', '15s'], { SHADOWFLOW_RETENTION: '10m' })).stored, 0, 'the flag overrides the environment')
+
+  // Every problem of every layer at once: file:line with a hint, the variable, the flag.
+  writeFileSync(file, 'listen: 127.0.0.1:0\nretension: 1h\nmaxFlows: 0\n')
+  await assert.rejects(runAggregator(['--config', file, '--shutdown-grace', 'soon'], captureIo().io, async () => {}, { SHADOWFLOW_RETENTION: '100s', SHADOWFLOW_LISTN: 'x' }), (error: Error & { code?: string }) => {
+    assert.equal(error.code, 'ERR_CONFIG_INVALID')
+    assert.match(error.message, /5 problems/)
+    assert.match(error.message, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:2: retension: unknown key \\(did you mean retention\\?\\)`))
+    assert.match(error.message, /aggregator\.yaml:3: maxFlows: must be between 1 and \d+, got 0/)
+    assert.match(error.message, /environment SHADOWFLOW_RETENTION: must be a multiple of 15, got 100 seconds/)
+    assert.match(error.message, /environment SHADOWFLOW_LISTN: unknown variable \(did you mean SHADOWFLOW_LISTEN\?\)/)
+    assert.match(error.message, /--shutdown-grace: must be a duration/)
+    return true
+  })
 })

@@ -1,7 +1,7 @@
 // The agent run exactly as deploy/base's DaemonSet runs it — the rendered container args and environment
 // (downward-API fields resolved, $(VAR) references expanded as the kubelet does), the rendered ConfigMap as its
 // config file, the TLS Secret's file names — against the fake API server, with the rendered aggregator Deployment's
-// args as its aggregator. Replaced, and only these: the API server (a --kubeconfig instead of the in-cluster
+// args and ConfigMap as its aggregator. Replaced, and only these: the API server (a --kubeconfig instead of the in-cluster
 // account), the tap source (synthetic: instead of pcap:cali*), the aggregator address (the Service's DNS name
 // does not resolve here), the listen ports (port 0: this machine's rule for test servers) and the mount root
 // (/etc/shadowflow → a temporary directory holding the ConfigMap's file and throwaway certificates).
@@ -154,9 +154,16 @@ test('the agent, run with the DaemonSet\'s args and env against the fake API ser
   const kubeconfig = join(dir, 'kubeconfig')
   server.writeKubeconfig(kubeconfig)
 
-  // The aggregator as its Deployment runs it (listen address → port 0 on loopback).
-  const aggregatorArgs = (aggregatorContainer.args as string[]).map(a => a.replaceAll('/etc/shadowflow', aggregatorMount).replace(/^0\.0\.0\.0:\d+$/, '127.0.0.1:0'))
+  // The aggregator as its Deployment runs it: its ConfigMap's file (listen address → port 0 on loopback).
+  const aggregatorVolume = (deployment.spec.template.spec.volumes as Rec[]).find(v => v.configMap !== undefined) as Rec
+  const aggregatorConfigMap = objects.find(o => o.kind === 'ConfigMap' && o.metadata.name === aggregatorVolume.configMap.name) as Rec
+  assert.ok(aggregatorConfigMap !== undefined, 'the Deployment mounts the rendered ConfigMap')
+  for (const [file, text] of Object.entries(aggregatorConfigMap.data as Record<string, string>)) {
+    writeFileSync(join(aggregatorMount, file), text.replaceAll('/etc/shadowflow', aggregatorMount).replace(/^listen: 0\.0\.0\.0:\d+$/m, 'listen: 127.0.0.1:0'))
+  }
+  const aggregatorArgs = (aggregatorContainer.args as string[]).map(a => a.replaceAll('/etc/shadowflow', aggregatorMount))
   const aggregator = await startProcess(aggregatorArgs, {}, 'aggregator listening')
+  assert.equal(aggregator.line.tls, 'mtls', 'the ConfigMap\'s TLS files were read')
   const aggregatorAddress = String(aggregator.line.address)
 
   const env = containerEnv(agentContainer, { 'spec.nodeName': 'node-1', 'status.podIP': '127.0.0.1' })

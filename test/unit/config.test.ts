@@ -8,6 +8,8 @@ import { describe, test } from 'node:test'
 import { CONFIG_FIELDS, envName, loadAgentConfig, redactConfig } from '../../agent/src/config/agent-config.js'
 import { ConfigInvalidError } from '../../agent/src/errors.js'
 import { tapSourceOptions } from '../../agent/src/agent/tap-options.js'
+import { agentCommand } from '../../agent/src/cli/commands/agent.js'
+import { PassThrough } from 'node:stream'
 
 const dir = mkdtempSync(join(tmpdir(), 'shadowflow-config-'))
 function file (name: string, text: string): string {
@@ -125,5 +127,24 @@ describe('agent config', () => {
   test('every key has a distinct flag and environment variable', () => {
     assert.equal(new Set(CONFIG_FIELDS.map(f => f.flag)).size, CONFIG_FIELDS.length)
     assert.equal(envName('exportBufferAgeSeconds'), 'SHADOWFLOW_EXPORT_BUFFER_AGE_SECONDS')
+  })
+
+  test('`shadowflow agent` leaves the aggregator\'s variables alone (one environment may configure both) and rejects unknown ones', async () => {
+    const io = { stdout: new PassThrough(), stderr: new PassThrough(), stdin: new PassThrough(), isTty: false }
+    const saved = { ...process.env }
+    try {
+      process.env.SHADOWFLOW_RETENTION = '1h'
+      process.env.SHADOWFLOW_MAX_FLOWS = '10'
+      process.env.SHADOWFLOW_SORCE = 'pcap:eth0'
+      // No -f: the run stops at the configuration, listing every problem.
+      await assert.rejects(agentCommand.run(['--source', 'synthetic:1,0'], io), (error: Error) => {
+        assert.match(error.message, /^2 problems/)
+        assert.match(error.message, /SHADOWFLOW_SORCE: unknown variable \(did you mean SHADOWFLOW_SOURCE\?\)/)
+        assert.match(error.message, /filenames: required/)
+        return true
+      })
+    } finally {
+      for (const name of Object.keys(process.env)) if (!(name in saved)) Reflect.deleteProperty(process.env, name)
+    }
   })
 })

@@ -3,22 +3,17 @@
 import { join } from 'node:path'
 import type * as grpc from '@grpc/grpc-js'
 import protobuf from 'protobufjs'
+import { durationSeconds } from '../config/config-layers.js'
 import { UsageError } from '../errors.js'
 import { createGrpcClient } from '../grpc/grpc-client.js'
 import { loadProtos, type TypedClientConstructor } from '../grpc/load-protos.js'
 import { clientCredentialsFromFiles, type TlsFiles } from '../grpc/tls-credentials.js'
 
-const UNIT_SECONDS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86400 }
-
 /** Parses `90`, `90s`, `15m`, `1h30m`, `2d` into seconds; throws UsageError naming `flag`. */
 export function parseDurationSeconds (text: string, flag: string): number {
-  const trimmed = text.trim()
-  if (/^\d+$/.test(trimmed)) return Number(trimmed)
-  const parts = [...trimmed.matchAll(/(\d+)([smhd])/g)]
-  if (parts.length === 0 || parts.map(p => p[0]).join('') !== trimmed) {
-    throw new UsageError(`${flag} "${text}" is not a duration (e.g. 90s, 15m, 1h30m, 2d)`)
-  }
-  return parts.reduce((sum, p) => sum + Number(p[1]) * (UNIT_SECONDS[p[2] as string] ?? 0), 0)
+  const seconds = durationSeconds(text)
+  if (seconds === undefined) throw new UsageError(`${flag} "${text}" is not a duration (e.g. 90s, 15m, 1h30m, 2d)`)
+  return seconds
 }
 
 /**
