@@ -15,7 +15,8 @@ function closestName (word: string, candidates: readonly string[]): string | und
 
 /** What a key holds, and how its text (flags, environment) or YAML value is checked and converted. */
 export type FieldKind =
-  | { type: 'string', required?: boolean, check?: (v: string) => string | undefined }
+  /** `numbersAsText`: a YAML number is taken as its text (`listen: 7443`, a port alone). */
+  | { type: 'string', required?: boolean, numbersAsText?: boolean, check?: (v: string) => string | undefined }
   | { type: 'list', required?: boolean }
   | { type: 'int', min: number, max: number, multipleOf?: number }
   /** Seconds: `90s`, `15m`, `1h30m`, `2d`, or a number of seconds. */
@@ -109,9 +110,10 @@ function convert<C> (field: ConfigField<C>, raw: unknown, fromText: boolean): { 
   const kind = field.kind
   switch (kind.type) {
     case 'string': {
-      if (typeof raw !== 'string') return { problem: `must be a string, got ${describe(raw)}` }
-      const problem = kind.check?.(raw)
-      return problem === undefined ? { value: raw } : { problem }
+      const text = typeof raw === 'number' && kind.numbersAsText === true && Number.isFinite(raw) ? String(raw) : raw
+      if (typeof text !== 'string') return { problem: `must be a string, got ${describe(raw)}` }
+      const problem = kind.check?.(text)
+      return problem === undefined ? { value: text } : { problem }
     }
     case 'list': {
       if (typeof raw === 'string') return { value: raw.split(',').map(s => s.trim()).filter(s => s !== '') }
