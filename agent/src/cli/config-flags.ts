@@ -42,8 +42,8 @@ export interface ConfigFlagValues<C> {
 }
 
 /** Parses `argv` against configFlagSpecs(fields); no positional arguments. */
-export function configFlagValues<C> (argv: readonly string[], specs: readonly FlagSpec[], fields: ReadonlyArray<ConfigField<C>>): ConfigFlagValues<C> {
-  const args = parseArgs(argv, specs)
+export function configFlagValues<C> (argv: readonly string[], fields: ReadonlyArray<ConfigField<C>>): ConfigFlagValues<C> {
+  const args = parseArgs(argv, configFlagSpecs(fields))
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0] ?? ''}"`)
   const flags: Partial<Record<keyof C, string | readonly string[] | boolean>> = {}
   for (const f of fields) {

@@ -18,7 +18,7 @@ const AGGREGATOR_ONLY_ENV = foreignEnv(CONFIG_FIELDS, AGGREGATOR_CONFIG_FIELDS)
 
 /** Flag values by configuration key. */
 export function agentFlagValues (argv: readonly string[]): ConfigFlagValues<AgentConfig> {
-  return configFlagValues(argv, AGENT_FLAGS, CONFIG_FIELDS)
+  return configFlagValues(argv, CONFIG_FIELDS)
 }
 
 export const agentCommand: Command = {

@@ -22,7 +22,7 @@ const AGENT_ONLY_ENV = foreignEnv(AGGREGATOR_CONFIG_FIELDS, CONFIG_FIELDS)
  */
 export async function runAggregator (argv: readonly string[], io: CommandIo, stop: (aggregator: RunningAggregator) => Promise<void>,
   env: Readonly<Record<string, string | undefined>> = process.env): Promise<number> {
-  const { config: file, help, flags } = configFlagValues(argv, FLAGS, AGGREGATOR_CONFIG_FIELDS)
+  const { config: file, help, flags } = configFlagValues(argv, AGGREGATOR_CONFIG_FIELDS)
   if (help) { io.stdout.write(`Usage: shadowflow ${aggregatorCommand.usage}\n\n${formatFlags(FLAGS)}\n`); return 0 }
   const config = await loadAggregatorConfig({ ...(file === undefined ? {} : { file }), env, ignoreEnv: AGENT_ONLY_ENV, flags })
   const logger = createLogger({ level: config.logLevel })
