@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto'
 import { createServer, type Server as HttpServer } from 'node:http'
 import * as grpc from '@grpc/grpc-js'
 import type { Registry } from 'prom-client'
+import { parseListenAddress } from '../config/config-layers.js'
 import { UsageError } from '../errors.js'
 import { createGrpcServer, type GrpcServerOptions } from '../grpc/grpc-server.js'
 import type { GrpcStatus } from '../grpc/grpc-status.js'
@@ -72,10 +73,9 @@ export interface RunningAggregator {
 
 /** Splits host:port ([v6]:port allowed); a bare port means `defaultHost`. */
 export function splitHostPort (address: string, defaultHost: string, flag: string): { host: string, port: number } {
-  const match = /^(?:(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):)?(\d{1,5})$/.exec(address.trim())
-  const port = match === null ? NaN : Number(match[2])
-  if (match === null || port > 65535) throw new UsageError(`${flag} "${address}" is not host:port`)
-  return { host: match[1] ?? defaultHost, port }
+  const parsed = parseListenAddress(address)
+  if (parsed === undefined || parsed.port > 65535) throw new UsageError(`${flag} "${address}" is not host:port`)
+  return { host: parsed.host ?? defaultHost, port: parsed.port }
 }
 
 async function listenHttp (server: HttpServer, host: string, port: number): Promise<number> {

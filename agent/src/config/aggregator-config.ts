@@ -1,7 +1,7 @@
 // The aggregator's configuration (config-layers.ts: defaults → `--config FILE` → SHADOWFLOW_* environment →
 // flags): its keys and the checks across them. The same layers and error reporting as the agent's, so a
 // Deployment can take its settings from a ConfigMap file and per-pod values from the environment.
-import { loadConfig, redactConfig as redactWith, type ConfigField, type ConfigSchema, type ConfigSources } from './config-layers.js'
+import { loadConfig, parseListenAddress, redactConfig as redactWith, type ConfigField, type ConfigSchema, type ConfigSources } from './config-layers.js'
 
 /** The aggregator's settings (see AGGREGATOR_CONFIG_FIELDS for flags, variables and defaults). */
 export interface AggregatorConfig {
@@ -20,13 +20,11 @@ export interface AggregatorConfig {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 }
 
-const LISTEN = /^(?:(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):)?(\d{1,5})$/
-
 /** `host:port` or a port alone (bound on 127.0.0.1); a problem or undefined. */
 function checkListenAddress (value: string): string | undefined {
-  const m = LISTEN.exec(value)
-  if (m === null) return `"${value}" is not host:port or a port`
-  return Number(m[2]) > 65535 ? `port ${m[2]} is above 65535` : undefined
+  const parsed = parseListenAddress(value)
+  if (parsed === undefined) return `"${value}" is not host:port or a port`
+  return parsed.port > 65535 ? `port ${parsed.port} is above 65535` : undefined
 }
 
 /** Every aggregator configuration key, in the order `--help` and the README list them. */

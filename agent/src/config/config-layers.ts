@@ -89,6 +89,14 @@ export function splitHostPort (value: string): { host: string, port: number } {
   return { host: host.startsWith('[') ? host.slice(1, -1) : host, port: Number(value.slice(i + 1)) }
 }
 
+const LISTEN_ADDRESS = /^(?:(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):)?(\d{1,5})$/
+
+/** A listen address, `host:port` or a port alone (host undefined); undefined when it is neither. The port is not range-checked. */
+export function parseListenAddress (value: string): { host: string | undefined, port: number } | undefined {
+  const m = LISTEN_ADDRESS.exec(value.trim())
+  return m === null ? undefined : { host: m[1], port: Number(m[2]) }
+}
+
 const UNIT_SECONDS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86400 }
 
 /** Seconds in `90s`, `15m`, `1h30m`, `2d` or `3600`; undefined when the text is not a duration. */
